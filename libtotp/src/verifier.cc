@@ -1,0 +1,2 @@
+// Being written; replaced by the full implementation.
+namespace totp {}
