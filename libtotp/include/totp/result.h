@@ -55,7 +55,7 @@ template <class T>
 class [[nodiscard]] result {
  public:
   result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
-  result(error err) : state_(std::in_place_index<1>, std::move(err)) {}  // NOLINT: implicit
+  result(totp::error err) : state_(std::in_place_index<1>, std::move(err)) {}  // NOLINT: implicit
 
   bool ok() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
@@ -94,7 +94,7 @@ template <>
 class [[nodiscard]] result<void> {
  public:
   result() = default;
-  result(error err) : error_(std::move(err)), ok_(false) {}  // NOLINT: implicit
+  result(totp::error err) : error_(std::move(err)), ok_(false) {}  // NOLINT: implicit
 
   bool ok() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok_; }
