@@ -1,2 +1,474 @@
-// Being written; replaced by the full implementation.
-namespace pvetotp {}
+// The flow follows google-authenticator's (spec ga-compat 3.1) with two locked transactions
+// instead of one unlocked read-modify-write:
+//
+//   1. options -> user -> filters (PAM_IGNORE when out of scope: no prompt, no file access)
+//   2. drop to the file owner's identity
+//   3. transaction 1 (locked): read, rate limit, persist the attempt
+//   4. grace period, rate-limit refusal, nullok
+//   5. code from PAM_AUTHTOK (try/use_first_pass) and/or the prompt, with no lock held while
+//      the user types
+//   6. transaction 2 (locked): re-read, verify, persist; a failed write denies
+//
+// Re-reading in step 6 is what makes a scratch code or a TOTP step single-use under
+// parallel logins: the decision is made on the state as it is when the lock is held.
+#include "authenticate.h"
+
+#include <pwd.h>
+#include <security/pam_ext.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "conversation.h"
+#include "filter.h"
+#include "log.h"
+#include "options.h"
+#include "privileges.h"
+#include "secret_path.h"
+#include "totp/code_input.h"
+#include "totp/secret_file.h"
+#include "totp/state_store.h"
+#include "totp/verifier.h"
+
+namespace pvetotp {
+namespace {
+
+using totp::error_code;
+
+struct account_entry {
+  struct passwd pw {};
+  std::vector<char> buffer;
+};
+
+template <class Lookup>
+std::optional<account_entry> lookup_account(Lookup lookup) {
+  account_entry entry;
+  entry.buffer.resize(4096);
+  struct passwd* found = nullptr;
+  int rc;
+  while ((rc = lookup(&entry.pw, entry.buffer, &found)) == ERANGE &&
+         entry.buffer.size() < (1u << 20))
+    entry.buffer.resize(entry.buffer.size() * 2);
+  if (rc != 0 || found == nullptr) return std::nullopt;
+  return entry;
+}
+
+std::optional<account_entry> lookup_by_name(const std::string& name) {
+  return lookup_account([&](struct passwd* pw, std::vector<char>& buf, struct passwd** out) {
+    return getpwnam_r(name.c_str(), pw, buf.data(), buf.size(), out);
+  });
+}
+
+std::optional<account_entry> lookup_by_uid(uid_t uid) {
+  return lookup_account([&](struct passwd* pw, std::vector<char>& buf, struct passwd** out) {
+    return getpwuid_r(uid, pw, buf.data(), buf.size(), out);
+  });
+}
+
+std::optional<std::string> item_string(pam_handle_t* pamh, int type) {
+  const void* item = nullptr;
+  if (pam_get_item(pamh, type, &item) != PAM_SUCCESS || item == nullptr) return std::nullopt;
+  return std::string(static_cast<const char*>(item));
+}
+
+std::uint64_t now_seconds() {
+  const std::time_t t = std::time(nullptr);
+  return t < 0 ? 0 : static_cast<std::uint64_t>(t);
+}
+
+std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+
+// A string the code may be taken from (spec 3.2): PAM_AUTHTOK may carry a password prefix;
+// a prompt answer may not, unless forward_pass.
+struct code_source {
+  const totp::secret_bytes* input;
+  bool from_prompt;
+};
+
+enum class verdict { accepted, rejected };
+
+class authentication {
+ public:
+  authentication(pam_handle_t* pamh, int flags, const module_options& options, logger& log)
+      : pamh_(pamh), silent_((flags & PAM_SILENT) != 0), options_(options), log_(log) {}
+
+  int run();
+
+ private:
+  int decide();
+  bool resolve_account_and_path();
+  totp::open_policy file_policy() const;
+  void log_open_failure(const totp::error& err);
+  bool write_failure_denies(const totp::error& err);
+  void transaction_before_prompt();
+  verdict transaction_verify(const std::vector<code_source>& sources, bool last_round);
+  std::optional<totp::secret_bytes> prompt_for_code();
+
+  pam_handle_t* pamh_;
+  bool silent_;
+  const module_options& options_;
+  logger& log_;
+
+  std::string user_;
+  bool have_user_ = false;
+  std::string service_;
+  std::optional<std::string> rhost_;
+  std::optional<account_entry> account_;  // the PAM user
+  std::optional<account_entry> owner_;    // the identity used for file access
+  std::optional<std::string> path_;
+
+  // Results of the first transaction.
+  std::optional<totp::secret_file> snapshot_;
+  bool usable_secret_ = false;
+  bool missing_nullok_ = false;
+  bool deny_without_prompt_ = false;
+  bool rate_limited_ = false;
+  int code_digits_ = 6;
+
+  // Results of verification.
+  bool hotp_candidate_failed_ = false;
+  std::size_t accepted_prefix_ = 0;
+  const totp::secret_bytes* accepted_input_ = nullptr;
+};
+
+totp::open_policy authentication::file_policy() const {
+  totp::open_policy policy;
+  if (!options_.no_strict_owner) policy.required_owner = owner_->pw.pw_uid;
+  policy.allowed_permissions = options_.allowed_permissions;
+  return policy;
+}
+
+void authentication::log_open_failure(const totp::error& err) {
+  switch (err.code) {
+    case error_code::not_found:
+    case error_code::io:
+      log_.error("Failed to read " + quoted(*path_) + " for " + quoted(user_) + ": " +
+                 (err.sys_errno != 0 ? std::string(strerror(err.sys_errno)) : err.message));
+      break;
+    case error_code::bad_owner:
+      if (options_.has_fixed_user())
+        log_.error("Secret file " + quoted(*path_) + " must be owned by user id " +
+                   std::to_string(owner_->pw.pw_uid));
+      else
+        log_.error("Secret file " + quoted(*path_) + " must be owned by " + quoted(user_));
+      break;
+    default:
+      log_.error(err.message);
+  }
+}
+
+bool authentication::write_failure_denies(const totp::error& err) {
+  log_.error("Failed to update secret file " + quoted(*path_) + ": " + err.message);
+  switch (err.sys_errno) {
+    case EPERM:
+    case ENOSPC:
+    case EROFS:
+    case EIO:
+    case EDQUOT:
+      tell_user_error(pamh_, silent_,
+                      std::string("Error \"") + strerror(err.sys_errno) + "\" while writing config");
+      break;
+    default:
+      break;
+  }
+  if (options_.allow_readonly) {
+    log_.warning("allow_readonly: accepting although the new state of " + quoted(*path_) +
+                 " was not saved");
+    return false;
+  }
+  return true;
+}
+
+// Finds whose identity the file is accessed with and where it is. False: deny at once
+// (configuration error, as the reference does for a failed user= lookup).
+bool authentication::resolve_account_and_path() {
+  if (have_user_) account_ = lookup_by_name(user_);
+  if (options_.fixed_uid) {
+    owner_ = lookup_by_uid(*options_.fixed_uid);
+    if (!owner_) {
+      log_.error("Cannot look up user id " + std::to_string(*options_.fixed_uid));
+      return false;
+    }
+  } else if (options_.fixed_user) {
+    owner_ = lookup_by_name(*options_.fixed_user);
+    if (!owner_) {
+      log_.error("Failed to look up user " + quoted(*options_.fixed_user));
+      return false;
+    }
+  } else if (account_) {
+    owner_ = lookup_by_name(user_);
+  }
+
+  if (!have_user_) return true;  // no path: prompt and fail
+  if (!options_.has_fixed_user() && !account_) {
+    // Unknown user: prompt anyway so the answer does not reveal which accounts exist. The
+    // name is not logged unless debugging: it may be a password typed into the wrong field.
+    log_.error("Unknown user, asking for a code anyway");
+    log_.debug("user(" + quoted(user_) + ") not found");
+    return true;
+  }
+  std::optional<std::string> home;
+  if (!options_.has_fixed_user()) home = std::string(account_->pw.pw_dir ? account_->pw.pw_dir : "");
+  auto expanded = expand_secret_path(options_.secret_template, user_, home);
+  if (!expanded) {
+    log_.error(expanded.error().message);
+    return true;
+  }
+  path_ = std::move(expanded).value();
+  return true;
+}
+
+void authentication::transaction_before_prompt() {
+  auto file = totp::locked_file::open(*path_, file_policy());
+  if (!file) {
+    if (file.error().code == error_code::not_found && options_.nullok) {
+      missing_nullok_ = true;
+      return;
+    }
+    log_open_failure(file.error());
+    return;
+  }
+  log_.debug(quoted(*path_) + " read");
+  auto parsed = totp::secret_file::parse(file->content().clone(), *path_);
+  if (!parsed) {
+    log_.error(parsed.error().message);
+    return;
+  }
+  auto decision = totp::apply_rate_limit(*parsed, now_seconds());
+  if (!decision) {
+    log_.error(decision.error().message);
+    deny_without_prompt_ = true;
+  } else if (*decision != totp::rate_limit_decision::not_configured) {
+    // Persist the attempt before anybody is prompted: this is what makes the limit hold for
+    // parallel logins (the reference counts in memory and writes at the end, if at all).
+    if (auto saved = file->commit(parsed->bytes().span()); !saved) {
+      if (write_failure_denies(saved.error())) deny_without_prompt_ = true;
+    }
+    rate_limited_ = *decision == totp::rate_limit_decision::exceeded;
+  }
+  snapshot_ = std::move(parsed).value();
+}
+
+std::optional<totp::secret_bytes> authentication::prompt_for_code() {
+  const std::string text = options_.prompt         ? *options_.prompt
+                           : options_.forward_pass ? "Password & verification code: "
+                                                   : "Verification code: ";
+  const int style = options_.echo_code ? PAM_PROMPT_ECHO_ON : PAM_PROMPT_ECHO_OFF;
+  auto answer = ask_user(pamh_, style, text);
+  if (!answer) {
+    // The reference asks once more when the conversation fails (spec 3.2, L3/L4).
+    log_.error("Did not receive verification code from user");
+    answer = ask_user(pamh_, style, text);
+    if (!answer) log_.error("Did not receive verification code from user");
+  } else if (answer->empty()) {
+    log_.error("Did not receive verification code from user");
+  }
+  return answer;
+}
+
+verdict authentication::transaction_verify(const std::vector<code_source>& sources,
+                                           bool last_round) {
+  auto file = totp::locked_file::open(*path_, file_policy());
+  if (!file) {
+    log_open_failure(file.error());
+    return verdict::rejected;
+  }
+  auto parsed = totp::secret_file::parse(file->content().clone(), *path_);
+  if (!parsed) {
+    log_.error(parsed.error().message);
+    return verdict::rejected;
+  }
+  totp::secret_file& state = *parsed;
+  const std::uint64_t now = now_seconds();  // read after the prompt: the user took time
+  totp::verify_options policy;
+  policy.skew_adjust = options_.skew_adjust;
+  policy.increment_hotp_on_failure = options_.increment_hotp_on_failure;
+  auto session = totp::verification_session::begin(state, now, policy);
+  if (!session) {
+    log_.error(session.error().message);
+    return verdict::rejected;
+  }
+
+  bool accepted = false;
+  bool stop = false;
+  for (const code_source& source : sources) {
+    if (stop) break;
+    const std::string_view text = source.input->view();
+    if (totp::is_openssh_dummy_password(text))
+      log_.info(
+          "Dummy password supplied by PAM. Did OpenSSH 'PermitRootLogin <anything but yes>' or "
+          "some other config block this login?");
+    // Each source is tried as a TOTP/HOTP code, then as an 8-digit scratch code.
+    for (const bool scratch : {false, true}) {
+      const int length = scratch ? 8 : session->digits();
+      auto candidate = totp::split_code_input(text, length, scratch);
+      if (!candidate) continue;
+      if (source.from_prompt && !options_.forward_pass && candidate->prefix_length != 0) continue;
+      const totp::check_result checked = session->try_code(state, candidate->value, length);
+      if (checked.skew_candidate_found) log_.debug("time skew adjusted");
+      if (checked.outcome == totp::check_outcome::rejected) continue;
+      stop = true;
+      if (checked.outcome == totp::check_outcome::accepted) {
+        accepted = true;
+        accepted_prefix_ = candidate->prefix_length;
+        accepted_input_ = source.input;
+        if (checked.method == totp::accept_method::scratch)
+          log_.debug("scratch code used and removed from " + quoted(*path_));
+      } else if (checked.problem) {
+        log_.error(checked.problem->message);
+      }
+      break;
+    }
+  }
+  if (!accepted && !stop && !last_round) return verdict::rejected;  // more input may follow
+  if (!accepted) session->finish(state);  // HOTP: a failed session advances the counter
+  if (accepted && options_.grace_period != 0 && rhost_) {
+    if (auto recorded = totp::record_grace_login(state, *rhost_, now); !recorded)
+      log_.error("Failed to store grace_period timestamp in config: " +
+                 recorded.error().message);
+  }
+  if (state.modified()) {
+    if (auto saved = file->commit(state.bytes().span()); !saved) {
+      if (write_failure_denies(saved.error())) return verdict::rejected;
+    } else {
+      log_.debug(quoted(*path_) + " written");
+    }
+  } else if (!accepted) {
+    log_.debug("no scratch code used from " + quoted(*path_));
+  }
+  return accepted ? verdict::accepted : verdict::rejected;
+}
+
+int authentication::decide() {
+  if (const char* name = nullptr; pam_get_user(pamh_, &name, nullptr) == PAM_SUCCESS && name) {
+    user_ = name;
+    have_user_ = true;
+  } else {
+    log_.error("pam_get_user() failed to get a user name when checking verification code");
+  }
+  service_ = item_string(pamh_, PAM_SERVICE).value_or("");
+  rhost_ = item_string(pamh_, PAM_RHOST);
+  log_.debug("start of pam_pvetotp " PVETOTP_VERSION " for " + quoted(user_));
+
+  if (have_user_ && (options_.users || options_.groups || options_.services)) {
+    const auto lookup = lookup_by_name(user_);
+    const filter_decision filter =
+        evaluate_filters(options_, user_, service_, lookup ? &lookup->pw : nullptr);
+    for (const std::string& warning : filter.warnings) log_.warning(warning);
+    if (!filter.applies) {
+      log_.debug("skipped for " + quoted(user_) + ": " + filter.reason);
+      return PAM_IGNORE;
+    }
+  }
+
+  if (!resolve_account_and_path()) return PAM_AUTH_ERR;
+
+  privilege_guard privileges(pamh_);
+  if (path_ && owner_) {
+    if (!privileges.drop_to(owner_->pw)) {
+      log_.error("Failed to change user id to " + quoted(owner_->pw.pw_name));
+      return PAM_AUTH_ERR;
+    }
+    transaction_before_prompt();
+  }
+  const int result = [&] {
+    if (snapshot_ && options_.grace_period != 0 && rhost_ &&
+        totp::within_grace_period(*snapshot_, *rhost_, now_seconds(), options_.grace_period)) {
+      log_.info("within grace period: " + quoted(user_));
+      return PAM_SUCCESS;
+    }
+    if (missing_nullok_) return PAM_IGNORE;
+    if (rate_limited_) {
+      log_.error("Too many concurrent login attempts (" + quoted(*path_) + "). Please try again.");
+      return PAM_AUTH_ERR;
+    }
+    if (deny_without_prompt_) return PAM_AUTH_ERR;
+
+    if (snapshot_) {
+      auto key = snapshot_->key();
+      if (!key) {
+        log_.error(key.error().message);
+      } else if (auto probe = totp::verification_session::begin(*snapshot_, 0, {}); !probe) {
+        log_.error(probe.error().message);
+      } else {
+        usable_secret_ = true;
+        code_digits_ = probe->digits();
+        log_.debug("shared secret in " + quoted(*path_) + " processed");
+      }
+    }
+    if (!usable_secret_)
+      log_.warning("No secret configured for user " + user_ + ", asking for code anyway.");
+    log_.debug("pam_pvetotp for host " + quoted(rhost_.value_or("(null)")));
+
+    verdict outcome = verdict::rejected;
+    std::optional<totp::secret_bytes> authtok;
+    if (options_.use_first_pass || options_.try_first_pass) authtok = current_authtok(pamh_);
+    const bool may_prompt = !options_.use_first_pass;
+    bool stop_before_prompt = false;
+
+    if (authtok) {
+      if (usable_secret_) {
+        outcome = transaction_verify({{&*authtok, false}}, !may_prompt);
+      } else if (totp::split_code_input(authtok->view(), code_digits_, false)) {
+        // The reference stops here without prompting when there is no secret and
+        // PAM_AUTHTOK already looks like a code (spec 3.2, last quirk).
+        stop_before_prompt = true;
+      }
+    }
+    std::optional<totp::secret_bytes> answer;
+    if (outcome != verdict::accepted && may_prompt && !stop_before_prompt) {
+      answer = prompt_for_code();
+      if (answer && usable_secret_) outcome = transaction_verify({{&*answer, true}}, true);
+    }
+
+    if (outcome == verdict::accepted && options_.forward_pass && accepted_input_ != nullptr) {
+      const std::string prefix(accepted_input_->view().substr(0, accepted_prefix_));
+      const int rc = pam_set_item(pamh_, PAM_AUTHTOK, prefix.c_str());
+      if (rc != PAM_SUCCESS) {
+        log_.error("Failed to forward the password to the next module");
+        outcome = verdict::rejected;
+      }
+    }
+    if (outcome == verdict::accepted) {
+      log_.info("Accepted google_authenticator for " + user_);
+      return PAM_SUCCESS;
+    }
+    log_.error("Invalid verification code for " + user_);
+    return PAM_AUTH_ERR;
+  }();
+
+  if (!privileges.restore()) {
+    log_.error("Cannot switch back from the file owner's identity; denying");
+    return PAM_SYSTEM_ERR;
+  }
+  return result;
+}
+
+int authentication::run() {
+  const int result = decide();
+  if (log_.debug_enabled())
+    log_.debug("end of pam_pvetotp for " + quoted(user_) + ". Result: " +
+               pam_strerror(pamh_, result));
+  return result;
+}
+
+}  // namespace
+
+int authenticate(pam_handle_t* pamh, int flags, std::span<const char* const> args) {
+  logger log(pamh);
+  auto options = parse_module_options(args);
+  if (!options) {
+    log.error(options.error().message);
+    return PAM_AUTH_ERR;
+  }
+  log.set_debug(options->debug);
+  authentication auth(pamh, flags, *options, log);
+  return auth.run();
+}
+
+}  // namespace pvetotp
