@@ -54,7 +54,8 @@ std::optional<account_entry> lookup_account(Lookup lookup) {
   while ((rc = lookup(&entry.pw, entry.buffer, &found)) == ERANGE &&
          entry.buffer.size() < (1u << 20))
     entry.buffer.resize(entry.buffer.size() * 2);
-  if (rc != 0 || found == nullptr) return std::nullopt;
+  if (rc != 0 || found == nullptr)
+    return std::nullopt;
   return entry;
 }
 
@@ -72,7 +73,8 @@ std::optional<account_entry> lookup_by_uid(uid_t uid) {
 
 std::optional<std::string> item_string(pam_handle_t* pamh, int type) {
   const void* item = nullptr;
-  if (pam_get_item(pamh, type, &item) != PAM_SUCCESS || item == nullptr) return std::nullopt;
+  if (pam_get_item(pamh, type, &item) != PAM_SUCCESS || item == nullptr)
+    return std::nullopt;
   return std::string(static_cast<const char*>(item));
 }
 
@@ -81,7 +83,9 @@ std::uint64_t now_seconds() {
   return t < 0 ? 0 : static_cast<std::uint64_t>(t);
 }
 
-std::string quoted(const std::string& text) { return "\"" + text + "\""; }
+std::string quoted(const std::string& text) {
+  return "\"" + text + "\"";
+}
 
 // A string the code may be taken from (spec 3.2): PAM_AUTHTOK may carry a password prefix;
 // a prompt answer may not, unless forward_pass.
@@ -138,7 +142,8 @@ class authentication {
 
 totp::open_policy authentication::file_policy() const {
   totp::open_policy policy;
-  if (!options_.no_strict_owner) policy.required_owner = owner_->pw.pw_uid;
+  if (!options_.no_strict_owner)
+    policy.required_owner = owner_->pw.pw_uid;
   policy.allowed_permissions = options_.allowed_permissions;
   return policy;
 }
@@ -170,8 +175,9 @@ bool authentication::write_failure_denies(const totp::error& err) {
     case EROFS:
     case EIO:
     case EDQUOT:
-      tell_user_error(pamh_, silent_,
-                      std::string("Error \"") + strerror(err.sys_errno) + "\" while writing config");
+      tell_user_error(
+          pamh_, silent_,
+          std::string("Error \"") + strerror(err.sys_errno) + "\" while writing config");
       break;
     default:
       break;
@@ -187,7 +193,8 @@ bool authentication::write_failure_denies(const totp::error& err) {
 // Finds whose identity the file is accessed with and where it is. False: deny at once
 // (configuration error, as the reference does for a failed user= lookup).
 bool authentication::resolve_account_and_path() {
-  if (have_user_) account_ = lookup_by_name(user_);
+  if (have_user_)
+    account_ = lookup_by_name(user_);
   if (options_.fixed_uid) {
     owner_ = lookup_by_uid(*options_.fixed_uid);
     if (!owner_) {
@@ -204,7 +211,8 @@ bool authentication::resolve_account_and_path() {
     owner_ = lookup_by_name(user_);
   }
 
-  if (!have_user_) return true;  // no path: prompt and fail
+  if (!have_user_)
+    return true;  // no path: prompt and fail
   if (!options_.has_fixed_user() && !account_) {
     // Unknown user: prompt anyway so the answer does not reveal which accounts exist. The
     // name is not logged unless debugging: it may be a password typed into the wrong field.
@@ -213,7 +221,8 @@ bool authentication::resolve_account_and_path() {
     return true;
   }
   std::optional<std::string> home;
-  if (!options_.has_fixed_user()) home = std::string(account_->pw.pw_dir ? account_->pw.pw_dir : "");
+  if (!options_.has_fixed_user())
+    home = std::string(account_->pw.pw_dir ? account_->pw.pw_dir : "");
   auto expanded = expand_secret_path(options_.secret_template, user_, home);
   if (!expanded) {
     log_.error(expanded.error().message);
@@ -247,7 +256,8 @@ void authentication::transaction_before_prompt() {
     // Persist the attempt before anybody is prompted: this is what makes the limit hold for
     // parallel logins (the reference counts in memory and writes at the end, if at all).
     if (auto saved = file->commit(parsed->bytes().span()); !saved) {
-      if (write_failure_denies(saved.error())) deny_without_prompt_ = true;
+      if (write_failure_denies(saved.error()))
+        deny_without_prompt_ = true;
     }
     rate_limited_ = *decision == totp::rate_limit_decision::exceeded;
   }
@@ -264,7 +274,8 @@ std::optional<totp::secret_bytes> authentication::prompt_for_code() {
     // The reference asks once more when the conversation fails (spec 3.2, L3/L4).
     log_.error("Did not receive verification code from user");
     answer = ask_user(pamh_, style, text);
-    if (!answer) log_.error("Did not receive verification code from user");
+    if (!answer)
+      log_.error("Did not receive verification code from user");
   } else if (answer->empty()) {
     log_.error("Did not receive verification code from user");
   }
@@ -297,7 +308,8 @@ verdict authentication::transaction_verify(const std::vector<code_source>& sourc
   bool accepted = false;
   bool stop = false;
   for (const code_source& source : sources) {
-    if (stop) break;
+    if (stop)
+      break;
     const std::string_view text = source.input->view();
     if (totp::is_openssh_dummy_password(text))
       log_.info(
@@ -307,11 +319,15 @@ verdict authentication::transaction_verify(const std::vector<code_source>& sourc
     for (const bool scratch : {false, true}) {
       const int length = scratch ? 8 : session->digits();
       auto candidate = totp::split_code_input(text, length, scratch);
-      if (!candidate) continue;
-      if (source.from_prompt && !options_.forward_pass && candidate->prefix_length != 0) continue;
+      if (!candidate)
+        continue;
+      if (source.from_prompt && !options_.forward_pass && candidate->prefix_length != 0)
+        continue;
       const totp::check_result checked = session->try_code(state, candidate->value, length);
-      if (checked.skew_candidate_found) log_.debug("time skew adjusted");
-      if (checked.outcome == totp::check_outcome::rejected) continue;
+      if (checked.skew_candidate_found)
+        log_.debug("time skew adjusted");
+      if (checked.outcome == totp::check_outcome::rejected)
+        continue;
       stop = true;
       if (checked.outcome == totp::check_outcome::accepted) {
         accepted = true;
@@ -325,16 +341,18 @@ verdict authentication::transaction_verify(const std::vector<code_source>& sourc
       break;
     }
   }
-  if (!accepted && !stop && !last_round) return verdict::rejected;  // more input may follow
-  if (!accepted) session->finish(state);  // HOTP: a failed session advances the counter
+  if (!accepted && !stop && !last_round)
+    return verdict::rejected;  // more input may follow
+  if (!accepted)
+    session->finish(state);  // HOTP: a failed session advances the counter
   if (accepted && options_.grace_period != 0 && rhost_) {
     if (auto recorded = totp::record_grace_login(state, *rhost_, now); !recorded)
-      log_.error("Failed to store grace_period timestamp in config: " +
-                 recorded.error().message);
+      log_.error("Failed to store grace_period timestamp in config: " + recorded.error().message);
   }
   if (state.modified()) {
     if (auto saved = file->commit(state.bytes().span()); !saved) {
-      if (write_failure_denies(saved.error())) return verdict::rejected;
+      if (write_failure_denies(saved.error()))
+        return verdict::rejected;
     } else {
       log_.debug(quoted(*path_) + " written");
     }
@@ -359,14 +377,16 @@ int authentication::decide() {
     const auto lookup = lookup_by_name(user_);
     const filter_decision filter =
         evaluate_filters(options_, user_, service_, lookup ? &lookup->pw : nullptr);
-    for (const std::string& warning : filter.warnings) log_.warning(warning);
+    for (const std::string& warning : filter.warnings)
+      log_.warning(warning);
     if (!filter.applies) {
       log_.debug("skipped for " + quoted(user_) + ": " + filter.reason);
       return PAM_IGNORE;
     }
   }
 
-  if (!resolve_account_and_path()) return PAM_AUTH_ERR;
+  if (!resolve_account_and_path())
+    return PAM_AUTH_ERR;
 
   privilege_guard privileges(pamh_);
   if (path_ && owner_) {
@@ -382,12 +402,14 @@ int authentication::decide() {
       log_.info("within grace period: " + quoted(user_));
       return PAM_SUCCESS;
     }
-    if (missing_nullok_) return PAM_IGNORE;
+    if (missing_nullok_)
+      return PAM_IGNORE;
     if (rate_limited_) {
       log_.error("Too many concurrent login attempts (" + quoted(*path_) + "). Please try again.");
       return PAM_AUTH_ERR;
     }
-    if (deny_without_prompt_) return PAM_AUTH_ERR;
+    if (deny_without_prompt_)
+      return PAM_AUTH_ERR;
 
     if (snapshot_) {
       auto key = snapshot_->key();
@@ -407,7 +429,8 @@ int authentication::decide() {
 
     verdict outcome = verdict::rejected;
     std::optional<totp::secret_bytes> authtok;
-    if (options_.use_first_pass || options_.try_first_pass) authtok = current_authtok(pamh_);
+    if (options_.use_first_pass || options_.try_first_pass)
+      authtok = current_authtok(pamh_);
     const bool may_prompt = !options_.use_first_pass;
     bool stop_before_prompt = false;
 
@@ -423,7 +446,8 @@ int authentication::decide() {
     std::optional<totp::secret_bytes> answer;
     if (outcome != verdict::accepted && may_prompt && !stop_before_prompt) {
       answer = prompt_for_code();
-      if (answer && usable_secret_) outcome = transaction_verify({{&*answer, true}}, true);
+      if (answer && usable_secret_)
+        outcome = transaction_verify({{&*answer, true}}, true);
     }
 
     if (outcome == verdict::accepted && options_.forward_pass && accepted_input_ != nullptr) {
@@ -452,8 +476,8 @@ int authentication::decide() {
 int authentication::run() {
   const int result = decide();
   if (log_.debug_enabled())
-    log_.debug("end of pam_pvetotp for " + quoted(user_) + ". Result: " +
-               pam_strerror(pamh_, result));
+    log_.debug("end of pam_pvetotp for " + quoted(user_) +
+               ". Result: " + pam_strerror(pamh_, result));
   return result;
 }
 

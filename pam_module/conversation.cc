@@ -26,13 +26,15 @@ std::optional<totp::secret_bytes> ask_user(pam_handle_t* pamh, int style, const 
 
 std::optional<totp::secret_bytes> current_authtok(pam_handle_t* pamh) {
   const void* item = nullptr;
-  if (pam_get_item(pamh, PAM_AUTHTOK, &item) != PAM_SUCCESS || item == nullptr) return std::nullopt;
+  if (pam_get_item(pamh, PAM_AUTHTOK, &item) != PAM_SUCCESS || item == nullptr)
+    return std::nullopt;
   const char* text = static_cast<const char*>(item);
   return totp::secret_bytes(text, strlen(text));
 }
 
 void tell_user_error(pam_handle_t* pamh, bool silent, const std::string& text) {
-  if (silent) return;
+  if (silent)
+    return;
   pam_error(pamh, "%s", text.c_str());
 }
 

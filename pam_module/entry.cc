@@ -16,7 +16,8 @@ PAM_EXTERN __attribute__((visibility("default"))) int pam_sm_authenticate(pam_ha
                                                                           const char** argv) {
   try {
     return pvetotp::authenticate(
-        pamh, flags, std::span<const char* const>(argv, argc > 0 ? static_cast<std::size_t>(argc) : 0));
+        pamh, flags,
+        std::span<const char* const>(argv, argc > 0 ? static_cast<std::size_t>(argc) : 0));
   } catch (const std::bad_alloc&) {
     pam_syslog(pamh, LOG_CRIT, "Out of memory; denying");
     return PAM_BUF_ERR;

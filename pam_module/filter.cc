@@ -25,7 +25,8 @@ bool group_exists(const std::string& name) {
 
 void warn_about_list(const char* option, const std::optional<totp::pattern_list>& list,
                      filter_decision& decision) {
-  if (!list || !list->only_negations()) return;
+  if (!list || !list->only_negations())
+    return;
   decision.warnings.push_back(std::string("Filter ") + option + "=" +
                               "... contains only negated patterns and matches nobody; write "
                               "\"*,!name\" to mean \"everybody but name\"");
@@ -37,8 +38,10 @@ std::vector<std::string> group_names_of(const struct passwd& account) {
   std::vector<gid_t> gids(64);
   int count = static_cast<int>(gids.size());
   while (getgrouplist(account.pw_name, account.pw_gid, gids.data(), &count) == -1) {
-    if (count <= static_cast<int>(gids.size())) count = static_cast<int>(gids.size()) * 2;
-    if (count > 65536) break;
+    if (count <= static_cast<int>(gids.size()))
+      count = static_cast<int>(gids.size()) * 2;
+    if (count > 65536)
+      break;
     gids.resize(static_cast<std::size_t>(count));
   }
   gids.resize(static_cast<std::size_t>(std::max(count, 0)));
@@ -51,7 +54,8 @@ std::vector<std::string> group_names_of(const struct passwd& account) {
     while ((rc = getgrgid_r(gid, &entry, buffer.data(), buffer.size(), &found)) == ERANGE &&
            buffer.size() < (1u << 20))
       buffer.resize(buffer.size() * 2);
-    if (rc == 0 && found != nullptr) names.emplace_back(found->gr_name);
+    if (rc == 0 && found != nullptr)
+      names.emplace_back(found->gr_name);
   }
   return names;
 }
@@ -72,8 +76,8 @@ filter_decision evaluate_filters(const module_options& options, std::string_view
 
   if (options.services && !totp::pattern_list_matches(*options.services, service)) {
     decision.applies = false;
-    decision.reason = "service \"" + std::string(service) + "\" is not in services=" +
-                      options.services_text;
+    decision.reason =
+        "service \"" + std::string(service) + "\" is not in services=" + options.services_text;
     return decision;
   }
   if (options.users && !totp::pattern_list_matches(*options.users, user)) {
@@ -86,9 +90,9 @@ filter_decision evaluate_filters(const module_options& options, std::string_view
         account != nullptr ? group_names_of(*account) : std::vector<std::string>{};
     if (!totp::pattern_list_matches_any(*options.groups, groups)) {
       decision.applies = false;
-      decision.reason = account != nullptr ? "user is not in groups=" + options.groups_text
-                                           : "unknown user is in no group of groups=" +
-                                                 options.groups_text;
+      decision.reason = account != nullptr
+                            ? "user is not in groups=" + options.groups_text
+                            : "unknown user is in no group of groups=" + options.groups_text;
       return decision;
     }
   }

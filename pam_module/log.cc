@@ -8,7 +8,8 @@ void logger::write(int priority, std::string_view message) const noexcept {
 }
 
 void logger::debug(std::string_view message) const noexcept {
-  if (!debug_) return;
+  if (!debug_)
+    return;
   pam_syslog(pamh_, LOG_INFO, "debug: %.*s", static_cast<int>(message.size()), message.data());
 }
 

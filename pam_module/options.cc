@@ -12,18 +12,21 @@ using totp::error_code;
 using totp::make_error;
 
 bool starts_with(std::string_view text, std::string_view prefix, std::string_view* rest) {
-  if (text.substr(0, prefix.size()) != prefix) return false;
+  if (text.substr(0, prefix.size()) != prefix)
+    return false;
   *rest = text.substr(prefix.size());
   return true;
 }
 
 // Strict unsigned decimal/octal: the whole text must be digits of `base`.
 std::optional<std::uint64_t> parse_unsigned(std::string_view text, int base, std::uint64_t max) {
-  if (text.empty()) return std::nullopt;
+  if (text.empty())
+    return std::nullopt;
   std::uint64_t value = 0;
   for (char c : text) {
     int digit = c - '0';
-    if (c < '0' || digit >= base) return std::nullopt;
+    if (c < '0' || digit >= base)
+      return std::nullopt;
     if (value > (max - static_cast<std::uint64_t>(digit)) / static_cast<std::uint64_t>(base))
       return std::nullopt;
     value = value * static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(digit);
@@ -44,7 +47,8 @@ totp::result<totp::pattern_list> parse_filter(std::string_view arg, std::string_
 totp::result<module_options> parse_module_options(std::span<const char* const> args) {
   module_options options;
   for (const char* raw : args) {
-    if (raw == nullptr) continue;
+    if (raw == nullptr)
+      continue;
     const std::string_view arg(raw);
     std::string_view value;
     if (starts_with(arg, "secret=", &value)) {
@@ -106,17 +110,20 @@ totp::result<module_options> parse_module_options(std::span<const char* const> a
       options.allow_readonly = true;
     } else if (starts_with(arg, "users=", &value)) {
       auto list = parse_filter(arg, value);
-      if (!list) return std::move(list).error();
+      if (!list)
+        return std::move(list).error();
       options.users = std::move(list).value();
       options.users_text = std::string(value);
     } else if (starts_with(arg, "groups=", &value)) {
       auto list = parse_filter(arg, value);
-      if (!list) return std::move(list).error();
+      if (!list)
+        return std::move(list).error();
       options.groups = std::move(list).value();
       options.groups_text = std::string(value);
     } else if (starts_with(arg, "services=", &value)) {
       auto list = parse_filter(arg, value);
-      if (!list) return std::move(list).error();
+      if (!list)
+        return std::move(list).error();
       options.services = std::move(list).value();
       options.services_text = std::string(value);
     } else {

@@ -22,20 +22,20 @@ inline constexpr const char* kDefaultSecretTemplate = "~/.google_authenticator";
 struct module_options {
   std::string secret_template = kDefaultSecretTemplate;  // secret=
   bool secret_given = false;
-  std::optional<uid_t> fixed_uid;        // user=<number>
-  std::optional<std::string> fixed_user; // user=<name> (looked up at authentication time)
-  std::optional<std::string> prompt;     // authtok_prompt=
+  std::optional<uid_t> fixed_uid;         // user=<number>
+  std::optional<std::string> fixed_user;  // user=<name> (looked up at authentication time)
+  std::optional<std::string> prompt;      // authtok_prompt=
   bool no_strict_owner = false;
-  mode_t allowed_permissions = 0600;     // allowed_perm=
+  mode_t allowed_permissions = 0600;  // allowed_perm=
   bool debug = false;
   bool try_first_pass = false;
   bool use_first_pass = false;
   bool forward_pass = false;
-  bool skew_adjust = true;               // noskewadj clears it
-  bool increment_hotp_on_failure = true; // no_increment_hotp clears it
+  bool skew_adjust = true;                // noskewadj clears it
+  bool increment_hotp_on_failure = true;  // no_increment_hotp clears it
   bool nullok = false;
-  bool echo_code = false;                // echo_verification_code / echo-verification-code
-  std::uint64_t grace_period = 0;        // grace_period=
+  bool echo_code = false;          // echo_verification_code / echo-verification-code
+  std::uint64_t grace_period = 0;  // grace_period=
   bool allow_readonly = false;
   // Filters (pattern lists); the module applies only when every given list matches.
   std::optional<totp::pattern_list> users;

@@ -25,7 +25,8 @@ totp::result<std::string> expand_secret_path(std::string_view pattern, std::stri
     const std::string_view rest = pattern.substr(i);
     if (rest[0] == '~' && !after_expansion && (i == 0 || pattern[i - 1] == '/')) {
       auto h = need_home();
-      if (!h) return std::move(h).error();
+      if (!h)
+        return std::move(h).error();
       out += *h;
       i += 1;
       after_expansion = true;
@@ -33,7 +34,8 @@ totp::result<std::string> expand_secret_path(std::string_view pattern, std::stri
     }
     if (rest.starts_with("${HOME}")) {
       auto h = need_home();
-      if (!h) return std::move(h).error();
+      if (!h)
+        return std::move(h).error();
       out += *h;
       i += 7;
       after_expansion = true;

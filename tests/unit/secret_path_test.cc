@@ -9,13 +9,14 @@ using pvetotp::expand_secret_path;
 const std::optional<std::string> kHome = std::string("/home/u");
 
 TEST(SecretPath, DefaultTemplate) {
-  EXPECT_EQ(*expand_secret_path("~/.google_authenticator", "u", kHome), "/home/u/.google_authenticator");
+  EXPECT_EQ(*expand_secret_path("~/.google_authenticator", "u", kHome),
+            "/home/u/.google_authenticator");
 }
 
 TEST(SecretPath, TildeOnlyAtStartOrAfterSlashAndNotAfterAnExpansion) {
-  EXPECT_EQ(*expand_secret_path("~/x/a~b", "u", kHome), "/home/u/x/a~b");         // N8
-  EXPECT_EQ(*expand_secret_path("/tmp/~/x", "u", kHome), "/tmp//home/u/x");        // N9
-  EXPECT_EQ(*expand_secret_path("~~", "u", kHome), "/home/u~");                    // literal after expansion
+  EXPECT_EQ(*expand_secret_path("~/x/a~b", "u", kHome), "/home/u/x/a~b");    // N8
+  EXPECT_EQ(*expand_secret_path("/tmp/~/x", "u", kHome), "/tmp//home/u/x");  // N9
+  EXPECT_EQ(*expand_secret_path("~~", "u", kHome), "/home/u~");  // literal after expansion
   EXPECT_EQ(*expand_secret_path("x~", "u", kHome), "x~");
 }
 

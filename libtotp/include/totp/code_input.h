@@ -13,8 +13,8 @@
 namespace totp {
 
 struct code_candidate {
-  std::uint32_t value = 0;       // the code as an integer (012345 -> 12345)
-  std::size_t prefix_length = 0; // bytes before the code; input.substr(0, prefix_length)
+  std::uint32_t value = 0;        // the code as an integer (012345 -> 12345)
+  std::size_t prefix_length = 0;  // bytes before the code; input.substr(0, prefix_length)
 };
 
 // nullopt when the input is shorter than `code_length` or the last `code_length` bytes are

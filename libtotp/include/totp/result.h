@@ -18,28 +18,28 @@
 namespace totp {
 
 enum class error_code {
-  invalid_argument,   // a parameter outside its documented range (digits, period, ...)
-  bad_base32,         // a character that is not base32, or nothing left after decoding
-  file_size,          // secret file empty or larger than the cap (spec 1.1)
-  file_contents,      // NUL byte in a secret file
-  no_secret,          // line 1 holds no valid base32 secret
-  bad_option,         // an option line with a malformed value (STEP_SIZE, WINDOW_SIZE, ...)
-  bad_rate_limit,     // RATE_LIMIT n/m out of range
-  bad_rate_list,      // RATE_LIMIT timestamp list malformed
-  overflow,           // counter or time arithmetic would overflow
-  crypto,             // OpenSSL reported a failure
-  random,             // the kernel CSPRNG failed
-  io,                 // a system call failed; error::sys_errno says which errno
-  not_found,          // the file does not exist (ENOENT); kept apart for `nullok`
-  not_regular,        // not a regular file
-  bad_permissions,    // mode has bits outside the allowed set (or setuid/setgid/sticky)
-  bad_owner,          // owned by somebody else
-  lock_timeout,       // the per-file lock could not be taken within the bounded wait
-  changed,            // the file changed under us (should not happen while we hold the lock)
-  exists,             // refusing to replace an existing file
-  symlink,            // refusing to follow or replace a symbolic link
-  too_large,          // an output would exceed a documented limit (URI, QR)
-  qr,                 // libqrencode failed
+  invalid_argument,  // a parameter outside its documented range (digits, period, ...)
+  bad_base32,        // a character that is not base32, or nothing left after decoding
+  file_size,         // secret file empty or larger than the cap (spec 1.1)
+  file_contents,     // NUL byte in a secret file
+  no_secret,         // line 1 holds no valid base32 secret
+  bad_option,        // an option line with a malformed value (STEP_SIZE, WINDOW_SIZE, ...)
+  bad_rate_limit,    // RATE_LIMIT n/m out of range
+  bad_rate_list,     // RATE_LIMIT timestamp list malformed
+  overflow,          // counter or time arithmetic would overflow
+  crypto,            // OpenSSL reported a failure
+  random,            // the kernel CSPRNG failed
+  io,                // a system call failed; error::sys_errno says which errno
+  not_found,         // the file does not exist (ENOENT); kept apart for `nullok`
+  not_regular,       // not a regular file
+  bad_permissions,   // mode has bits outside the allowed set (or setuid/setgid/sticky)
+  bad_owner,         // owned by somebody else
+  lock_timeout,      // the per-file lock could not be taken within the bounded wait
+  changed,           // the file changed under us (should not happen while we hold the lock)
+  exists,            // refusing to replace an existing file
+  symlink,           // refusing to follow or replace a symbolic link
+  too_large,         // an output would exceed a documented limit (URI, QR)
+  qr,                // libqrencode failed
 };
 
 // Short stable name of a code ("io", "bad_owner", ...), for logs and tests.
@@ -54,7 +54,7 @@ struct error {
 template <class T>
 class [[nodiscard]] result {
  public:
-  result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  result(T value) : state_(std::in_place_index<0>, std::move(value)) {}        // NOLINT: implicit
   result(totp::error err) : state_(std::in_place_index<1>, std::move(err)) {}  // NOLINT: implicit
 
   bool ok() const noexcept { return state_.index() == 0; }

@@ -41,9 +41,7 @@ class secret_bytes {
   std::span<const std::uint8_t> span() const noexcept { return {data_, size_}; }
   std::span<std::uint8_t> span() noexcept { return {data_, size_}; }
   // A view of the bytes as text (for parsers). The view dies with this object.
-  std::string_view view() const noexcept {
-    return {reinterpret_cast<const char*>(data_), size_};
-  }
+  std::string_view view() const noexcept { return {reinterpret_cast<const char*>(data_), size_}; }
 
   void reserve(std::size_t capacity);
   void resize(std::size_t size);  // new bytes are zero; shrinking wipes the tail

@@ -27,17 +27,17 @@ inline constexpr std::size_t kMaxSecretFileSize = 65536;
 enum class otp_mode { none, totp, hotp };
 
 struct rate_limit_state {
-  std::uint32_t attempts = 0;          // n: 1..100
-  std::uint32_t interval = 0;          // m: 1..3600 seconds
+  std::uint32_t attempts = 0;  // n: 1..100
+  std::uint32_t interval = 0;  // m: 1..3600 seconds
   std::vector<std::uint64_t> timestamps;
 };
 
-struct skew_observation {              // one `<step><+|-><skew>` token of RESETTING_TIME_SKEW
+struct skew_observation {  // one `<step><+|-><skew>` token of RESETTING_TIME_SKEW
   std::uint64_t step = 0;
   std::int64_t skew = 0;
 };
 
-struct grace_entry {                   // `" LASTn <host> <epoch>`
+struct grace_entry {  // `" LASTn <host> <epoch>`
   std::string host;
   std::uint64_t timestamp = 0;
 };
@@ -70,10 +70,12 @@ class secret_file {
   // hotp when HOTP_COUNTER >= 1, else totp when the raw substring `" TOTP_AUTH` occurs
   // anywhere, else none.
   otp_mode mode() const;
-  std::int64_t hotp_counter() const;   // strtol semantics; absent or garbage -> 0
-  result<std::uint32_t> step_size() const;    // default 30; 1..60 strict; `Invalid STEP_SIZE option in "<path>"`
-  result<std::uint32_t> window_size() const;  // default 3; 1..100 strict; `Invalid WINDOW_SIZE option in "<path>"`
-  std::int64_t time_skew() const;      // strtol semantics, default 0
+  std::int64_t hotp_counter() const;  // strtol semantics; absent or garbage -> 0
+  result<std::uint32_t> step_size()
+      const;  // default 30; 1..60 strict; `Invalid STEP_SIZE option in "<path>"`
+  result<std::uint32_t> window_size()
+      const;  // default 3; 1..100 strict; `Invalid WINDOW_SIZE option in "<path>"`
+  std::int64_t time_skew() const;  // strtol semantics, default 0
   // nullopt: no DISALLOW_REUSE line. bad_option on a malformed token (the reference fails
   // silently; we name it: `Invalid DISALLOW_REUSE list in "<path>"`).
   result<std::optional<std::vector<std::uint64_t>>> disallow_reuse() const;

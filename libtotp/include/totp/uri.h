@@ -13,13 +13,13 @@
 namespace totp {
 
 struct uri_params {
-  bool hotp = false;                  // otpauth://hotp/ instead of totp
-  std::string label;                  // e.g. "root@pam"
-  std::string issuer;                 // empty: no &issuer=
+  bool hotp = false;   // otpauth://hotp/ instead of totp
+  std::string label;   // e.g. "root@pam"
+  std::string issuer;  // empty: no &issuer=
   hash_algorithm algorithm = hash_algorithm::sha1;
   int digits = 6;
-  std::uint32_t period = 30;          // TOTP only
-  std::uint64_t counter = 1;          // HOTP only; always written for HOTP
+  std::uint32_t period = 30;  // TOTP only
+  std::uint64_t counter = 1;  // HOTP only; always written for HOTP
 };
 
 // `otpauth://totp/<label>?secret=<b32>&issuer=<issuer>[&algorithm=..][&digits=..][&period=..]`

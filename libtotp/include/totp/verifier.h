@@ -31,23 +31,23 @@ status record_grace_login(secret_file& file, std::string_view rhost, std::uint64
 
 // --- code checks (3.5-3.9) ---
 struct verify_options {
-  bool skew_adjust = true;               // false with `noskewadj`
-  bool increment_hotp_on_failure = true; // false with `no_increment_hotp`
+  bool skew_adjust = true;                // false with `noskewadj`
+  bool increment_hotp_on_failure = true;  // false with `no_increment_hotp`
 };
 
 enum class check_outcome {
-  accepted,       // the code matched; `method` says how
-  rejected,       // no match (try the next candidate)
-  reused,         // TOTP step already used under DISALLOW_REUSE (stop)
-  config_error,   // STEP_SIZE/WINDOW_SIZE/DISALLOW_REUSE/ALGORITHM/DIGITS invalid (stop)
+  accepted,      // the code matched; `method` says how
+  rejected,      // no match (try the next candidate)
+  reused,        // TOTP step already used under DISALLOW_REUSE (stop)
+  config_error,  // STEP_SIZE/WINDOW_SIZE/DISALLOW_REUSE/ALGORITHM/DIGITS invalid (stop)
 };
 enum class accept_method { none, scratch, hotp, totp, totp_resync };
 
 struct check_result {
   check_outcome outcome = check_outcome::rejected;
   accept_method method = accept_method::none;
-  std::optional<error> problem;          // set for config_error
-  bool skew_candidate_found = false;     // for the `debug: time skew adjusted` line
+  std::optional<error> problem;       // set for config_error
+  bool skew_candidate_found = false;  // for the `debug: time skew adjusted` line
 };
 
 // One authentication attempt: keys HMAC once, then checks up to four candidates (the modes of
