@@ -196,10 +196,6 @@ result<fs::unique_fd> make_temp_file(const std::string& target, std::string& tmp
   return fd;
 }
 
-}  // namespace
-
-namespace {
-
 // Everything a locked_file holds. Defined outside the class so the helpers below can
 // reach it; locked_file::impl is just this.
 struct file_state {
