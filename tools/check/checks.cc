@@ -609,10 +609,16 @@ class checker {
           continue;
         const pam_line& l = f.lines[0];
         const std::string key = managed_key(l.control, l.module);
-        bool found = false;
-        while (!found && pos < keys.size())
-          found = keys[pos++] == key;
-        if (found || !have)
+        // Saved entries are consumed in order, as pam-auth-update does; a line that matches
+        // none is reported without consuming, so the lines after it are still compared.
+        std::size_t at = pos;
+        while (at < keys.size() && keys[at] != key)
+          ++at;
+        if (at < keys.size()) {
+          pos = at + 1;
+          continue;
+        }
+        if (!have)
           continue;
         add("pam-auth-update-hand-edit", is_totp(l) ? severity::error : severity::warning, shown,
             ln, "",
@@ -706,9 +712,32 @@ class checker {
     return out;
   }
 
+  // Whether sshd can run the PAM auth stack for `a` at all: only keyboard-interactive and
+  // password (both with UsePAM) do. A root that may only use keys never reaches the TOTP
+  // line in /etc/pam.d/sshd, so a missing secret file is no lockout there.
+  bool sshd_runs_pam_auth(const account& a) {
+    if (!sshd_.present())
+      return true;
+    auto eff = sshd_.effective(a.name, a.groups);
+    if (lower(eff["usepam"].value) != "yes")
+      return false;
+    const bool kbd = lower(eff["kbdinteractiveauthentication"].value) == "yes";
+    const bool pw = lower(eff["passwordauthentication"].value) == "yes";
+    const auto lists = method_lists(eff["authenticationmethods"].value);
+    if (lists.empty())
+      return kbd || pw;
+    for (const auto& l : lists)
+      if ((kbd && contains(l, "keyboard-interactive")) || (pw && contains(l, "password")))
+        return true;
+    return false;
+  }
+
   void check_secrets(const account& a) {
     std::set<std::string> done;
+    const bool via_sshd = sshd_runs_pam_auth(a);
     for (const auto& svc : services_) {
+      if (svc == "sshd" && !via_sshd)
+        continue;
       for (const auto& e : stacks_[svc]) {
         const pam_line& l = *e.line;
         if (!is_totp(l) || !applies_to_service(l, svc) || !applies_to_user(l, a))
