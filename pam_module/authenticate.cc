@@ -208,7 +208,17 @@ bool authentication::resolve_account_and_path() {
       return false;
     }
   } else if (account_) {
-    owner_ = lookup_by_name(user_);
+    owner_ = account_entry{account_->pw, account_->buffer};
+    // The copied passwd's strings must point into the copied buffer.
+    const auto rebase = [&](char*& field) {
+      if (field != nullptr)
+        field = owner_->buffer.data() + (field - account_->buffer.data());
+    };
+    rebase(owner_->pw.pw_name);
+    rebase(owner_->pw.pw_passwd);
+    rebase(owner_->pw.pw_gecos);
+    rebase(owner_->pw.pw_dir);
+    rebase(owner_->pw.pw_shell);
   }
 
   if (!have_user_)
@@ -373,10 +383,11 @@ int authentication::decide() {
   rhost_ = item_string(pamh_, PAM_RHOST);
   log_.debug("start of pam_pvetotp " PVETOTP_VERSION " for " + quoted(user_));
 
+  if (have_user_)
+    account_ = lookup_by_name(user_);
   if (have_user_ && (options_.users || options_.groups || options_.services)) {
-    const auto lookup = lookup_by_name(user_);
     const filter_decision filter =
-        evaluate_filters(options_, user_, service_, lookup ? &lookup->pw : nullptr);
+        evaluate_filters(options_, user_, service_, account_ ? &account_->pw : nullptr);
     for (const std::string& warning : filter.warnings)
       log_.warning(warning);
     if (!filter.applies) {
@@ -412,14 +423,20 @@ int authentication::decide() {
       return PAM_AUTH_ERR;
 
     if (snapshot_) {
+      // Validate what the verifier will need without keying HMAC twice per login.
       auto key = snapshot_->key();
-      if (!key) {
-        log_.error(key.error().message);
-      } else if (auto probe = totp::verification_session::begin(*snapshot_, 0, {}); !probe) {
-        log_.error(probe.error().message);
+      auto digits = snapshot_->digits();
+      auto algorithm = snapshot_->algorithm();
+      if (!key || key->empty()) {
+        log_.error(key ? "Could not find a valid BASE32 encoded secret in " + quoted(*path_)
+                       : key.error().message);
+      } else if (!digits) {
+        log_.error(digits.error().message);
+      } else if (!algorithm) {
+        log_.error(algorithm.error().message);
       } else {
         usable_secret_ = true;
-        code_digits_ = probe->digits();
+        code_digits_ = *digits;
         log_.debug("shared secret in " + quoted(*path_) + " processed");
       }
     }
