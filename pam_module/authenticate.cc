@@ -193,8 +193,6 @@ bool authentication::write_failure_denies(const totp::error& err) {
 // Finds whose identity the file is accessed with and where it is. False: deny at once
 // (configuration error, as the reference does for a failed user= lookup).
 bool authentication::resolve_account_and_path() {
-  if (have_user_)
-    account_ = lookup_by_name(user_);
   if (options_.fixed_uid) {
     owner_ = lookup_by_uid(*options_.fixed_uid);
     if (!owner_) {
