@@ -56,6 +56,28 @@ result<md_ctx_ptr> keyed_state(const EVP_MD* md, const secret_bytes& block_key,
 
 }  // namespace
 
+struct hmac_scratch {
+  explicit hmac_scratch(std::size_t mac_size) : mac(mac_size) {}
+  hmac_scratch(const hmac_scratch&) = delete;
+  hmac_scratch& operator=(const hmac_scratch&) = delete;
+  ~hmac_scratch() { EVP_MD_CTX_free(work); }
+  EVP_MD_CTX* work = nullptr;
+  secret_bytes mac;
+};
+
+mac_lease::mac_lease(mac_lease&& other) noexcept
+    : owner_(other.owner_), scratch_(std::exchange(other.scratch_, nullptr)), size_(other.size_) {}
+
+mac_lease::~mac_lease() {
+  if (scratch_ != nullptr) {
+    owner_->give_back(scratch_);
+  }
+}
+
+std::span<const std::uint8_t> mac_lease::bytes() const noexcept {
+  return {scratch_->mac.data(), size_};
+}
+
 result<hmac_precomputed> hmac_precomputed::create(std::span<const std::uint8_t> key,
                                                   hash_algorithm algorithm) {
   if (key.empty()) {
@@ -107,7 +129,8 @@ result<hmac_precomputed> hmac_precomputed::create(std::span<const std::uint8_t> 
 hmac_precomputed::hmac_precomputed(hmac_precomputed&& other) noexcept
     : inner_(std::exchange(other.inner_, nullptr)),
       outer_(std::exchange(other.outer_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
+      size_(std::exchange(other.size_, 0)),
+      spare_(other.spare_.exchange(nullptr)) {}
 
 hmac_precomputed& hmac_precomputed::operator=(hmac_precomputed&& other) noexcept {
   if (this != &other) {
@@ -115,6 +138,7 @@ hmac_precomputed& hmac_precomputed::operator=(hmac_precomputed&& other) noexcept
     inner_ = std::exchange(other.inner_, nullptr);
     outer_ = std::exchange(other.outer_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    spare_.store(other.spare_.exchange(nullptr));
   }
   return *this;
 }
@@ -130,34 +154,49 @@ void hmac_precomputed::release() noexcept {
   EVP_MD_CTX_free(outer_);
   inner_ = nullptr;
   outer_ = nullptr;
+  delete spare_.exchange(nullptr);  // its MAC buffer was wiped when it was given back
 }
 
-status hmac_precomputed::compute(std::span<const std::uint8_t> message,
-                                 std::span<std::uint8_t> out) const {
+void hmac_precomputed::give_back(hmac_scratch* scratch) const noexcept {
+  OPENSSL_cleanse(scratch->mac.data(), scratch->mac.size());
+  hmac_scratch* empty = nullptr;
+  if (!spare_.compare_exchange_strong(empty, scratch)) {
+    delete scratch;  // another call already returned one; keep at most one spare
+  }
+}
+
+result<mac_lease> hmac_precomputed::compute(std::span<const std::uint8_t> message) const {
   if (inner_ == nullptr || outer_ == nullptr) {
     return make_error(error_code::invalid_argument, "HMAC used after being moved from");
   }
-  if (out.size() < size_) {
-    return make_error(error_code::invalid_argument, "HMAC output buffer too small");
+  hmac_scratch* scratch = spare_.exchange(nullptr);
+  if (scratch == nullptr) {
+    try {
+      scratch = new hmac_scratch(size_);
+    } catch (const std::bad_alloc&) {
+      return make_error(error_code::crypto, "out of memory while computing HMAC", ENOMEM);
+    }
+    scratch->work = EVP_MD_CTX_new();
+    if (scratch->work == nullptr) {
+      delete scratch;
+      return crypto_error("EVP_MD_CTX_new failed");
+    }
   }
-  // One scratch context per call keeps compute() const and thread-safe.
-  md_ctx_ptr work(EVP_MD_CTX_new());
-  if (!work) {
-    return crypto_error("EVP_MD_CTX_new failed");
-  }
+  // From here on the lease owns the scratch and returns it (wiped) on every path.
+  mac_lease lease(this, scratch, size_);
+  EVP_MD_CTX* work = scratch->work;
+  std::uint8_t* out = scratch->mac.data();
   unsigned int written = 0;
-  // The inner digest is parked in `out` and then consumed by the outer update before the
-  // outer final overwrites it, so no other buffer ever holds it.
-  if (EVP_MD_CTX_copy_ex(work.get(), inner_) != 1 ||
-      EVP_DigestUpdate(work.get(), message.data(), message.size()) != 1 ||
-      EVP_DigestFinal_ex(work.get(), out.data(), &written) != 1 || written != size_ ||
-      EVP_MD_CTX_copy_ex(work.get(), outer_) != 1 ||
-      EVP_DigestUpdate(work.get(), out.data(), size_) != 1 ||
-      EVP_DigestFinal_ex(work.get(), out.data(), &written) != 1 || written != size_) {
-    OPENSSL_cleanse(out.data(), out.size());
+  // The inner digest is parked in the MAC buffer and consumed by the outer update before
+  // the outer final overwrites it, so no other buffer ever holds it.
+  if (EVP_MD_CTX_copy_ex(work, inner_) != 1 ||
+      EVP_DigestUpdate(work, message.data(), message.size()) != 1 ||
+      EVP_DigestFinal_ex(work, out, &written) != 1 || written != size_ ||
+      EVP_MD_CTX_copy_ex(work, outer_) != 1 || EVP_DigestUpdate(work, out, size_) != 1 ||
+      EVP_DigestFinal_ex(work, out, &written) != 1 || written != size_) {
     return crypto_error("HMAC computation failed in OpenSSL");
   }
-  return {};
+  return lease;
 }
 
 }  // namespace totp::detail

@@ -98,22 +98,19 @@ result<std::uint32_t> otp_generator::code(std::uint64_t counter) const {
     message[i] = static_cast<std::uint8_t>(counter & 0xff);
     counter >>= 8;
   }
-  try {
-    secret_bytes mac(state_->mac.size());
-    if (auto ok = state_->mac.compute(message, mac.span()); !ok) {
-      return std::move(ok).error();
-    }
-    // Dynamic truncation (RFC 4226 5.3): the low nibble of the last byte picks a 4-byte
-    // window; the top bit is dropped so the value is the same signed or unsigned.
-    const std::size_t offset = mac[mac.size() - 1] & 0x0f;
-    const std::uint32_t binary = (static_cast<std::uint32_t>(mac[offset] & 0x7f) << 24) |
-                                 (static_cast<std::uint32_t>(mac[offset + 1]) << 16) |
-                                 (static_cast<std::uint32_t>(mac[offset + 2]) << 8) |
-                                 static_cast<std::uint32_t>(mac[offset + 3]);
-    return binary % kPowersOfTen[digits_];
-  } catch (const std::bad_alloc&) {
-    return make_error(error_code::crypto, "out of memory while computing a code", ENOMEM);
+  auto lease = state_->mac.compute(message);
+  if (!lease) {
+    return std::move(lease).error();
   }
+  const std::span<const std::uint8_t> mac = lease->bytes();
+  // Dynamic truncation (RFC 4226 5.3): the low nibble of the last byte picks a 4-byte
+  // window; the top bit is dropped so the value is the same signed or unsigned.
+  const std::size_t offset = mac[mac.size() - 1] & 0x0f;
+  const std::uint32_t binary = (static_cast<std::uint32_t>(mac[offset] & 0x7f) << 24) |
+                               (static_cast<std::uint32_t>(mac[offset + 1]) << 16) |
+                               (static_cast<std::uint32_t>(mac[offset + 2]) << 8) |
+                               static_cast<std::uint32_t>(mac[offset + 3]);
+  return binary % kPowersOfTen[digits_];
 }
 
 result<std::uint32_t> hotp(std::span<const std::uint8_t> key, std::uint64_t counter,
