@@ -6,12 +6,14 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <exception>
 #include <new>
 #include <thread>
@@ -154,14 +156,19 @@ status fill_temp_file(fs::unique_fd& fd, const std::string& tmp_path,
   // else.
   const uid_t want_uid = owner && *owner != tmp_st.st_uid ? *owner : static_cast<uid_t>(-1);
   const gid_t want_gid = group && *group != tmp_st.st_gid ? *group : static_cast<gid_t>(-1);
-  if (want_uid != static_cast<uid_t>(-1) || want_gid != static_cast<gid_t>(-1)) {
+  const bool chowned = want_uid != static_cast<uid_t>(-1) || want_gid != static_cast<gid_t>(-1);
+  if (chowned) {
     if (::fchown(fd.get(), want_uid, want_gid) != 0) {
       return io_error("fchown", tmp_path, errno);
     }
   }
-  // After fchown, because chown may clear mode bits.
-  if (::fchmod(fd.get(), mode & 0777) != 0) {
-    return io_error("fchmod", tmp_path, errno);
+  // After fchown, because chown may clear mode bits. Skipped when the new file already has
+  // the mode: pmxcfs (/etc/pve) gives every file its fixed mode and answers any chmod other
+  // than exactly that one with EPERM, so asking needlessly could only fail there.
+  if (chowned || (tmp_st.st_mode & 07777) != (mode & 0777)) {
+    if (::fchmod(fd.get(), mode & 0777) != 0) {
+      return io_error("fchmod", tmp_path, errno);
+    }
   }
   while (::fsync(fd.get()) != 0) {
     if (errno != EINTR) {
@@ -196,6 +203,215 @@ result<fs::unique_fd> make_temp_file(const std::string& target, std::string& tmp
   return fd;
 }
 
+// ---- Proxmox VE cluster file system (pmxcfs) --------------------------------------------
+
+std::string cluster_lock_name_impl(const cluster_store& store, const std::string& resolved_path);
+
+// `root` without trailing slashes ("/" stays "/").
+std::string without_trailing_slash(std::string root) {
+  while (root.size() > 1 && root.back() == '/') {
+    root.pop_back();
+  }
+  return root;
+}
+
+bool lexically_under(const std::string& path, const std::string& root) {
+  if (root == "/") {
+    return !path.empty() && path[0] == '/';
+  }
+  return path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+         path[root.size()] == '/';
+}
+
+// The root as the kernel names it, so it compares with realpath() results; the lexical form
+// when it cannot be resolved (not there at all: then it is not mounted either).
+std::string canonical_root(const cluster_store& store) {
+  const std::string lexical = without_trailing_slash(store.root);
+  char* resolved = ::realpath(lexical.c_str(), nullptr);
+  if (resolved == nullptr) {
+    return lexical;
+  }
+  std::string out;
+  try {
+    out = resolved;
+  } catch (...) {
+    std::free(resolved);
+    throw;
+  }
+  std::free(resolved);
+  return out;
+}
+
+// The cluster store is mounted when statfs on `dir` reports its file system type. An
+// unmounted /etc/pve is an empty directory on the root file system (early boot, pve-cluster
+// stopped, crashed): reading or, worse, writing there would split the state from the
+// cluster's, and a missing file there must not count as "not enrolled".
+status require_mounted(const cluster_store& store, const std::string& root,
+                       const std::string& dir) {
+  struct statfs fs {};
+  if (::statfs(dir.c_str(), &fs) != 0) {
+    const int err = errno;
+    return make_error(error_code::io,
+                      "Cluster file system \"" + root +
+                          "\" is not mounted (pve-cluster not "
+                          "running?): " +
+                          fs::describe_errno("statfs", dir, err),
+                      ENOTCONN);
+  }
+  if (static_cast<std::int64_t>(static_cast<std::uint32_t>(fs.f_type)) !=
+      static_cast<std::int64_t>(static_cast<std::uint32_t>(store.fs_magic))) {
+    char text[32];
+    std::snprintf(text, sizeof text, "0x%" PRIx32, static_cast<std::uint32_t>(fs.f_type));
+    return make_error(error_code::io,
+                      "Cluster file system \"" + root +
+                          "\" is not mounted (pve-cluster not running?): \"" + dir +
+                          "\" has file system type " + text,
+                      ENOTCONN);
+  }
+  return {};
+}
+
+// Where pmxcfs keeps a file private to root: `priv/...` or `nodes/<node>/priv/...`.
+bool in_private_area(const std::string& relative) {
+  if (relative.rfind("priv/", 0) == 0) {
+    return true;
+  }
+  if (relative.rfind("nodes/", 0) == 0) {
+    const auto slash = relative.find('/', 6);
+    return slash != std::string::npos && relative.compare(slash + 1, 5, "priv/") == 0;
+  }
+  return false;
+}
+
+// pmxcfs's fixed metadata, checked on top of the usual checks: root-owned (pmxcfs shows
+// every file as root:www-data, so the group is not looked at) and nothing for group or
+// others, which rules out everything outside priv/ (0640 there: readable by www-data, i.e.
+// pveproxy) whatever allowed_perm says.
+status check_cluster_stat(const struct stat& st, const std::string& path) {
+  if (st.st_uid != 0) {
+    return make_error(error_code::bad_owner, "Secret file \"" + path +
+                                                 "\" on the cluster file system must be owned "
+                                                 "by root");
+  }
+  if ((st.st_mode & 0077) != 0) {
+    char text[160];
+    std::snprintf(text, sizeof text, "(%04o) allow group or others to read it; keep it under priv/",
+                  static_cast<unsigned>(st.st_mode & 07777));
+    return make_error(error_code::bad_permissions, "Secret file \"" + path +
+                                                       "\" is on the cluster file system and its "
+                                                       "permissions " +
+                                                       text);
+  }
+  return {};
+}
+
+error no_quorum_error(const std::string& root, std::string_view call, const std::string& path,
+                      int err) {
+  return make_error(error_code::io,
+                    "Cluster file system \"" + root +
+                        "\" refuses writes (no quorum?): " + fs::describe_errno(call, path, err),
+                    err);
+}
+
+// A held `mkdir` lock; rmdir on release. pmxcfs replicates the mkdir, so exactly one node
+// wins it, whatever the node-local flocks say.
+class cluster_lock {
+ public:
+  cluster_lock() = default;
+  explicit cluster_lock(std::string dir) : dir_(std::move(dir)) {}
+  cluster_lock(const cluster_lock&) = delete;
+  cluster_lock& operator=(const cluster_lock&) = delete;
+  cluster_lock(cluster_lock&& other) noexcept : dir_(std::move(other.dir_)) { other.dir_.clear(); }
+  cluster_lock& operator=(cluster_lock&& other) noexcept {
+    if (this != &other) {
+      release();
+      dir_ = std::move(other.dir_);
+      other.dir_.clear();
+    }
+    return *this;
+  }
+  ~cluster_lock() { release(); }
+
+  bool held() const noexcept { return !dir_.empty(); }
+  // A failed rmdir leaves the lock to expire (120 s on pmxcfs); there is nobody to report
+  // it to here, and the waiters' bounded wait turns it into a clear lock_timeout.
+  void release() noexcept {
+    if (!dir_.empty()) {
+      (void)::rmdir(dir_.c_str());
+      dir_.clear();
+    }
+  }
+
+ private:
+  std::string dir_;
+};
+
+// Takes the cluster lock for `resolved`, waiting until `deadline`. pmxcfs honours mkdir on
+// an existing lock directory with EEXIST; a directory left by a crashed holder is asked back
+// with utime(dir, 0, 0), which pmxcfs grants only when its own record of the lock is older
+// than its expiry. We send that request only when the directory's mtime (its creation time)
+// says the holder has had more than lock_expiry, so a live holder (whose critical section is
+// milliseconds long) is never disturbed, and pmxcfs's decision keeps two nodes from both
+// taking over. Pauses grow from 2 ms to 100 ms: every mkdir is a cluster-wide message.
+result<cluster_lock> acquire_cluster_lock(const cluster_store& store, const std::string& root,
+                                          const std::string& resolved,
+                                          clock_type::time_point deadline,
+                                          std::chrono::milliseconds timeout,
+                                          const std::string& display_path) {
+  const std::string lock_dir =
+      store.lock_dir.empty() ? root + "/priv/lock" : without_trailing_slash(store.lock_dir);
+  const std::string dir = lock_dir + "/" + cluster_lock_name_impl(store, resolved);
+  std::chrono::microseconds pause{2000};
+  constexpr std::chrono::microseconds max_pause{100000};
+  bool made_parent = false;
+  for (;;) {
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+      return cluster_lock(dir);
+    }
+    int err = errno;
+    if (err == EINTR) {
+      continue;
+    }
+    if (err == ENOENT && !made_parent) {
+      // priv/lock exists on every PVE node; create it for a fresh or test store.
+      made_parent = true;
+      if (::mkdir(lock_dir.c_str(), 0700) == 0 || errno == EEXIST) {
+        continue;
+      }
+      err = errno;
+    }
+    if (err == EACCES || err == EROFS) {
+      return no_quorum_error(root, "mkdir", dir, err);
+    }
+    if (err != EEXIST) {
+      return io_error("mkdir", dir, err);
+    }
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0) {
+      if (errno == ENOENT) {
+        continue;  // released between our mkdir and lstat: try again at once
+      }
+      return io_error("lstat", dir, errno);
+    }
+    const std::time_t now = std::time(nullptr);
+    if (S_ISDIR(st.st_mode) && st.st_mtime > 0 &&
+        now - st.st_mtime > static_cast<std::time_t>(store.lock_expiry.count())) {
+      const struct timespec zero[2] = {{0, 0}, {0, 0}};
+      (void)::utimensat(AT_FDCWD, dir.c_str(), zero, AT_SYMLINK_NOFOLLOW);  // pmxcfs decides
+    }
+    const auto now_steady = clock_type::now();
+    if (now_steady >= deadline) {
+      return make_error(error_code::lock_timeout, "Timed out after " +
+                                                      std::to_string(timeout.count()) +
+                                                      " ms waiting for the cluster lock \"" + dir +
+                                                      "\" on \"" + display_path + "\"");
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now_steady);
+    std::this_thread::sleep_for(left < pause ? left : pause);
+    pause = pause * 2 > max_pause ? max_pause : pause * 2;
+  }
+}
+
 // Everything a locked_file holds. Defined outside the class so the helpers below can
 // reach it; locked_file::impl is just this.
 struct file_state {
@@ -205,6 +421,12 @@ struct file_state {
   fs::unique_fd file_fd;  // the inode we read (after a commit: the one we wrote)
   struct stat st {};
   secret_bytes content;
+  // Set when the file is on the cluster store. Declared after lock_fd so that destruction
+  // releases the cluster lock before the node-local flock, the reverse of taking them.
+  std::optional<cluster_store> cluster;
+  std::string cluster_root;  // canonical
+  std::chrono::milliseconds lock_timeout{0};
+  cluster_lock cluster_held;
 };
 
 // Opens (creating on first use) `<resolved>.lock`. An invalid descriptor with an ok status
@@ -295,13 +517,65 @@ result<std::string> resolve(const std::string& path) {
   return out;
 }
 
+// Decides whether `path` is in the cluster store and, if so, that the store is usable and
+// the file is in its private area. Runs before the path is resolved (a missing file in an
+// unmounted /etc/pve must read as "not mounted", never as not_found) and again after.
+status classify_cluster(const std::string& path, const std::string* resolved,
+                        const open_policy& policy, file_state& state) {
+  if (!policy.cluster || state.cluster) {
+    return {};
+  }
+  const cluster_store& store = *policy.cluster;
+  const std::string lexical_root = without_trailing_slash(store.root);
+  const std::string root = canonical_root(store);
+  const bool under = resolved ? lexically_under(*resolved, root)
+                              : lexically_under(path, lexical_root) || lexically_under(path, root);
+  if (!under) {
+    return {};
+  }
+  if (auto mounted = require_mounted(store, lexical_root, lexical_root); !mounted) {
+    return mounted;
+  }
+  if (policy.required_owner && *policy.required_owner != 0) {
+    return make_error(error_code::bad_owner, "Secret file \"" + path +
+                                                 "\" is on the cluster file system, where every "
+                                                 "file is owned by root: configure user=root");
+  }
+  state.cluster = store;
+  state.cluster_root = root;
+  return {};
+}
+
+// After resolving: the file must be in the private area of the same mounted store.
+status check_cluster_location(const std::string& path, file_state& state) {
+  const std::string& root = state.cluster_root;
+  if (!lexically_under(state.resolved, root) ||
+      !in_private_area(state.resolved.substr(root.size() + 1))) {
+    return make_error(error_code::bad_permissions,
+                      "Secret file \"" + path + "\" on the cluster file system must be under \"" +
+                          root + "/priv/\" (elsewhere www-data can read it)");
+  }
+  return require_mounted(*state.cluster, root, fs::directory_of(state.resolved));
+}
+
 status open_impl(const std::string& path, const open_policy& policy, file_state& state) {
+  if (auto classified = classify_cluster(path, nullptr, policy, state); !classified) {
+    return classified;
+  }
   auto resolved = resolve(path);
   if (!resolved) {
     return std::move(resolved).error();
   }
   state.path = path;
   state.resolved = std::move(resolved).value();
+  if (auto classified = classify_cluster(path, &state.resolved, policy, state); !classified) {
+    return classified;
+  }
+  if (state.cluster) {
+    if (auto located = check_cluster_location(path, state); !located) {
+      return located;
+    }
+  }
 
   struct stat pre {};
   if (::stat(state.resolved.c_str(), &pre) != 0) {
@@ -313,6 +587,11 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
   if (auto checked = check_stat(pre, policy, path); !checked) {
     return std::move(checked).error();
   }
+  if (state.cluster) {
+    if (auto checked = check_cluster_stat(pre, path); !checked) {
+      return checked;
+    }
+  }
 
   const auto timeout =
       policy.lock_timeout.count() < 0 ? std::chrono::milliseconds(0) : policy.lock_timeout;
@@ -323,9 +602,19 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
   }
   state.lock_fd = std::move(lock).value();
 
+  state.lock_timeout = timeout;
   if (state.lock_fd) {
     if (auto locked = flock_until(state.lock_fd.get(), deadline, path, timeout); !locked) {
       return std::move(locked).error();
+    }
+    // Other nodes do not see our flock: the cluster lock comes next, before the read.
+    if (state.cluster) {
+      auto held = acquire_cluster_lock(*state.cluster, state.cluster_root, state.resolved, deadline,
+                                       timeout, path);
+      if (!held) {
+        return std::move(held).error();
+      }
+      state.cluster_held = std::move(held).value();
     }
     auto fd = open_secret(state.resolved, path, policy, state.st);
     if (!fd) {
@@ -361,6 +650,27 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
                           "Timed out after " + std::to_string(timeout.count()) +
                               " ms waiting for the lock on \"" + path + "\"");
       }
+    }
+    if (state.cluster) {
+      // The file was opened before the cluster lock here, so another node may have replaced
+      // it in between; reading the old inode would resurrect used codes.
+      auto held = acquire_cluster_lock(*state.cluster, state.cluster_root, state.resolved, deadline,
+                                       timeout, path);
+      if (!held) {
+        return std::move(held).error();
+      }
+      state.cluster_held = std::move(held).value();
+      struct stat now {};
+      if (::stat(state.resolved.c_str(), &now) != 0 || !same_inode(now, state.st)) {
+        return make_error(error_code::changed, "Secret file \"" + path +
+                                                   "\" was replaced on another node while it "
+                                                   "was being locked");
+      }
+    }
+  }
+  if (state.cluster) {
+    if (auto checked = check_cluster_stat(state.st, path); !checked) {
+      return checked;
     }
   }
 
@@ -418,64 +728,97 @@ const std::string& locked_file::resolved_path() const noexcept {
   return impl_ ? impl_->resolved : empty_string;
 }
 
+namespace {
+
+// The rewrite itself, with every lock this handle needs already held.
+status commit_locked(file_state& state, std::span<const std::uint8_t> new_content) {
+  std::string tmp_path;
+  auto created = make_temp_file(state.resolved, tmp_path);
+  if (!created) {
+    return std::move(created).error();
+  }
+  fs::unique_fd fd = std::move(created).value();
+  temp_file_guard guard(tmp_path);
+
+  // Allocate the new in-memory copy first, so nothing can fail after the rename except
+  // the directory sync.
+  secret_bytes copy(new_content.data(), new_content.size());
+
+  fs::unique_fd keep;
+  if (auto filled = fill_temp_file(fd, tmp_path, new_content, state.st.st_uid, state.st.st_gid,
+                                   state.st.st_mode, &keep);
+      !filled) {
+    return filled;
+  }
+  if (!state.lock_fd) {
+    // The lock lives on the secret inode itself; take it on the new inode before it
+    // becomes visible under the real name (nobody else can know the temp name yet).
+    if (::flock(keep.get(), LOCK_EX | LOCK_NB) != 0) {
+      return io_error("flock", tmp_path, errno);
+    }
+  }
+  struct stat new_st {};
+  if (::fstat(keep.get(), &new_st) != 0) {
+    return io_error("fstat", tmp_path, errno);
+  }
+
+  // Everybody who writes this file honours the lock, so this should never trigger; it is
+  // here for the programs that do not (an editor, the reference module), whose change we
+  // refuse to overwrite blindly.
+  struct stat held {};
+  struct stat now {};
+  if (::fstat(state.file_fd.get(), &held) != 0) {
+    return io_error("fstat", state.path, errno);
+  }
+  if (::stat(state.resolved.c_str(), &now) != 0 || !same_inode(held, now)) {
+    return make_error(error_code::changed, "Secret file \"" + state.path +
+                                               "\" was replaced by another program while it "
+                                               "was locked");
+  }
+
+  if (::rename(tmp_path.c_str(), state.resolved.c_str()) != 0) {
+    return io_error("rename", tmp_path, errno);
+  }
+  guard.disarm();
+  state.file_fd = std::move(keep);
+  state.st = new_st;
+  state.content = std::move(copy);
+  return fs::fsync_directory_of(state.resolved);
+}
+
+}  // namespace
+
 status locked_file::commit(std::span<const std::uint8_t> new_content) {
   try {
     if (!impl_ || !impl_->file_fd) {
       return make_error(error_code::invalid_argument, "commit on a closed locked_file");
     }
     file_state& state = *impl_;
-    std::string tmp_path;
-    auto created = make_temp_file(state.resolved, tmp_path);
-    if (!created) {
-      return std::move(created).error();
+    if (!state.cluster) {
+      return commit_locked(state, new_content);
     }
-    fs::unique_fd fd = std::move(created).value();
-    temp_file_guard guard(tmp_path);
-
-    // Allocate the new in-memory copy first, so nothing can fail after the rename except
-    // the directory sync.
-    secret_bytes copy(new_content.data(), new_content.size());
-
-    fs::unique_fd keep;
-    if (auto filled = fill_temp_file(fd, tmp_path, new_content, state.st.st_uid, state.st.st_gid,
-                                     state.st.st_mode, &keep);
-        !filled) {
-      return filled;
-    }
-    if (!state.lock_fd) {
-      // The lock lives on the secret inode itself; take it on the new inode before it
-      // becomes visible under the real name (nobody else can know the temp name yet).
-      if (::flock(keep.get(), LOCK_EX | LOCK_NB) != 0) {
-        return io_error("flock", tmp_path, errno);
+    if (!state.cluster_held.held()) {
+      // A second commit on the same handle: the cluster lock went with the first one. Take it
+      // again; commit_locked refuses if another node replaced the file meanwhile.
+      auto held = acquire_cluster_lock(*state.cluster, state.cluster_root, state.resolved,
+                                       clock_type::now() + state.lock_timeout, state.lock_timeout,
+                                       state.path);
+      if (!held) {
+        return std::move(held).error();
       }
+      state.cluster_held = std::move(held).value();
     }
-    struct stat new_st {};
-    if (::fstat(keep.get(), &new_st) != 0) {
-      return io_error("fstat", tmp_path, errno);
+    status done = commit_locked(state, new_content);
+    // Held only from the read to the commit: every other node waits on it.
+    state.cluster_held.release();
+    if (!done && done.error().sys_errno == EACCES) {
+      error err = std::move(done).error();
+      return make_error(error_code::io,
+                        "Cluster file system \"" + without_trailing_slash(state.cluster->root) +
+                            "\" refuses writes (no quorum?): " + err.message,
+                        EACCES);
     }
-
-    // Everybody who writes this file honours the lock, so this should never trigger; it is
-    // here for the programs that do not (an editor, the reference module), whose change we
-    // refuse to overwrite blindly.
-    struct stat held {};
-    struct stat now {};
-    if (::fstat(state.file_fd.get(), &held) != 0) {
-      return io_error("fstat", state.path, errno);
-    }
-    if (::stat(state.resolved.c_str(), &now) != 0 || !same_inode(held, now)) {
-      return make_error(error_code::changed, "Secret file \"" + state.path +
-                                                 "\" was replaced by another program while it "
-                                                 "was locked");
-    }
-
-    if (::rename(tmp_path.c_str(), state.resolved.c_str()) != 0) {
-      return io_error("rename", tmp_path, errno);
-    }
-    guard.disarm();
-    state.file_fd = std::move(keep);
-    state.st = new_st;
-    state.content = std::move(copy);
-    return fs::fsync_directory_of(state.resolved);
+    return done;
   } catch (const std::bad_alloc&) {
     return out_of_memory();
   } catch (...) {
@@ -535,20 +878,80 @@ status write_file_atomically(const std::string& path, std::span<const std::uint8
       }
       // File systems without RENAME_NOREPLACE: link() never replaces either; the temp name
       // is then removed and the file lives on under `path`.
-      if (::link(tmp_path.c_str(), path.c_str()) != 0) {
-        if (errno == EEXIST) {
+      if (::link(tmp_path.c_str(), path.c_str()) == 0) {
+        guard.disarm();
+        (void)::unlink(tmp_path.c_str());
+      } else if (errno == EEXIST) {
+        return make_error(error_code::exists, "\"" + path + "\" already exists");
+      } else if (errno == EPERM) {
+        // No hard links either (pmxcfs: its FUSE 2 interface answers RENAME_NOREPLACE with
+        // EINVAL and link with EPERM). Check and rename: another writer creating the file in
+        // between would be replaced, a window only a second concurrent enrollment can hit.
+        struct stat again {};
+        if (::lstat(path.c_str(), &again) == 0) {
           return make_error(error_code::exists, "\"" + path + "\" already exists");
         }
+        if (errno != ENOENT) {
+          return io_error("lstat", path, errno);
+        }
+        if (::rename(tmp_path.c_str(), path.c_str()) != 0) {
+          return io_error("rename", tmp_path, errno);
+        }
+        guard.disarm();
+      } else {
         return io_error("link", tmp_path, errno);
       }
-      guard.disarm();
-      (void)::unlink(tmp_path.c_str());
     }
     return fs::fsync_directory_of(path);
   } catch (const std::bad_alloc&) {
     return out_of_memory();
   } catch (...) {
     return internal_failure();
+  }
+}
+
+namespace {
+std::string cluster_lock_name_impl(const cluster_store& store, const std::string& resolved_path) {
+  const std::string root = canonical_root(store);
+  const std::string lexical = without_trailing_slash(store.root);
+  std::string_view relative = resolved_path;
+  if (lexically_under(resolved_path, root)) {
+    relative.remove_prefix(root.size() + 1);
+  } else if (lexically_under(resolved_path, lexical)) {
+    relative.remove_prefix(lexical.size() + 1);
+  }
+  // PVE's own lock ids replace '/' and '.' with '_'; we replace everything that is not a
+  // safe name byte, so no path can produce "..", a '/', or a byte a shell would mangle.
+  std::string name = "pvetotp-";
+  for (const char c : relative) {
+    const bool keep =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    name.push_back(keep ? c : '_');
+  }
+  constexpr std::size_t max_name = 200;  // below NAME_MAX with room for pmxcfs
+  if (name.size() > max_name) {
+    // FNV-1a over the full relative path keeps long names apart after truncation.
+    std::uint64_t hash = 0xcbf29ce484222325ull;
+    for (const char c : relative) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 0x100000001b3ull;
+    }
+    char suffix[24];
+    std::snprintf(suffix, sizeof suffix, "-%016" PRIx64, hash);
+    name.resize(max_name - 17);
+    name.append(suffix);
+  }
+  return name;
+}
+
+}  // namespace
+
+// Public and noexcept in spirit: the only failure is allocation, reported as an empty name.
+std::string cluster_lock_name(const cluster_store& store, const std::string& resolved_path) {
+  try {
+    return cluster_lock_name_impl(store, resolved_path);
+  } catch (...) {
+    return {};
   }
 }
 

@@ -9,9 +9,11 @@
 // replaced atomically, so a symlink stays a symlink.
 //
 // Rewrites: unique temp file `<target>~XXXXXX` in the target's directory (O_EXCL, 0600),
-// complete write, fsync, owner/group/mode copied from the file it replaces, rename over the
-// target, fsync of the directory. On any failure the temp file is removed and the target is
-// byte-identical.
+// complete write, fsync, owner/group/mode copied from the file it replaces (fchown/fchmod are
+// only called when the temp file differs, which pmxcfs needs: it refuses chmod with EPERM),
+// rename over the target, fsync of the directory. On any failure the temp file is removed
+// and the target is byte-identical. Secret files on a Proxmox VE cluster file system: see
+// cluster_store.
 #pragma once
 
 #include <sys/stat.h>
@@ -29,13 +31,45 @@
 
 namespace totp {
 
+// A Proxmox VE cluster file system (pmxcfs, normally mounted on /etc/pve) that may hold
+// secret files. pmxcfs replicates every write to all nodes, fixes owner (root:www-data) and
+// modes (0600 under priv/), refuses chmod/chown to anything else, has no links, keeps
+// flock/fcntl locks node-local and refuses writes (EACCES) without quorum.
+//
+// When open_policy::cluster is set and the path (as given or resolved) lies under `root`:
+//  - `root` must be mounted: statfs(2) f_type == fs_magic, otherwise the open fails with io
+//    (ENOTCONN) "... is not mounted ..." *before* any not_found, so `nullok` can never turn
+//    a stopped pve-cluster into a login without a second factor;
+//  - the file must be under `<root>/priv/` (the only place www-data cannot read), owned by
+//    root, with no group/other permission bits; required_owner, if set, must be 0;
+//  - besides the node-local flock, a cluster-wide lock is taken: mkdir
+//    `<lock_dir>/pvetotp-<escaped path>`, after the flock, from the read until commit()
+//    finishes (or destruction), with the same bounded wait (lock_timeout). A lock directory
+//    whose mtime is older than lock_expiry is handed back with utime(dir, 0, 0), pmxcfs's own
+//    request to drop an expired lock; pmxcfs decides, so two nodes cannot both take it over;
+//  - EACCES from the lock mkdir or the rewrite is reported as "no quorum".
+// Paths outside `root` are unaffected.
+struct cluster_store {
+  std::string root = "/etc/pve";
+  std::string lock_dir;  // empty: <root>/priv/lock
+  // statfs f_type of a mounted pmxcfs: FUSE_SUPER_MAGIC. Tests without FUSE put their own.
+  std::int64_t fs_magic = 0x65735546;
+  std::chrono::seconds lock_expiry{120};  // pmxcfs's CFS_LOCK_TIMEOUT
+};
+
 struct open_policy {
   std::optional<uid_t> required_owner;  // nullopt: owner not checked (no_strict_owner)
   mode_t allowed_permissions = 0600;    // bits of (mode & 0777) outside this set are refused;
                                         // setuid, setgid and sticky are always refused
   std::size_t max_size = 65536;         // size must be 1..max_size
   std::chrono::milliseconds lock_timeout{10000};
+  std::optional<cluster_store> cluster;  // see cluster_store; nullopt: no pmxcfs handling
 };
+
+// The lock directory name used for `resolved_path` inside `store` ("pvetotp-" and the path
+// below the root with every byte outside [A-Za-z0-9-] replaced by '_', plus a hash when that
+// would be longer than 200 bytes). Exposed for tests and for administrators clearing a lock.
+std::string cluster_lock_name(const cluster_store& store, const std::string& resolved_path);
 
 // Checks, in the reference's order: regular file (not_regular: `Secret file "<path>" is not
 // a regular file`), permissions (bad_permissions: `Secret file permissions (0640) are more
