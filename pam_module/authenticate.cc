@@ -105,6 +105,13 @@ class authentication {
 
  private:
   int decide();
+  // The name for log lines. A name with no account is not logged (unless `debug`): it is
+  // often a password typed into the user field.
+  std::string logged_user() const {
+    if (account_ || options_.has_fixed_user() || log_.debug_enabled())
+      return user_;
+    return have_user_ ? "(unknown user)" : "(null)";
+  }
   bool resolve_account_and_path();
   totp::open_policy file_policy() const;
   void log_open_failure(const totp::error& err);
@@ -439,7 +446,7 @@ int authentication::decide() {
       }
     }
     if (!usable_secret_)
-      log_.warning("No secret configured for user " + user_ + ", asking for code anyway.");
+      log_.warning("No secret configured for user " + logged_user() + ", asking for code anyway.");
     log_.debug("pam_pvetotp for host " + quoted(rhost_.value_or("(null)")));
 
     verdict outcome = verdict::rejected;
@@ -477,7 +484,7 @@ int authentication::decide() {
       log_.info("Accepted google_authenticator for " + user_);
       return PAM_SUCCESS;
     }
-    log_.error("Invalid verification code for " + user_);
+    log_.error("Invalid verification code for " + logged_user());
     return PAM_AUTH_ERR;
   }();
 
