@@ -37,6 +37,7 @@ enum class opt_id {
   digits,
   qr_png,
   user,
+  store,
 };
 
 struct opt_spec {
@@ -48,7 +49,7 @@ struct opt_spec {
 
 // The reference's option string `+hcCtdDfl:i:qQ:r:R:us:S:w:We:` plus our long-only
 // extensions.
-constexpr std::array<opt_spec, 24> kOptions{{
+constexpr std::array<opt_spec, 25> kOptions{{
     {'h', "help", false, opt_id::help},
     {0, "version", false, opt_id::version},
     {'c', "counter-based", false, opt_id::counter},
@@ -73,6 +74,7 @@ constexpr std::array<opt_spec, 24> kOptions{{
     {0, "digits", true, opt_id::digits},
     {0, "qr-png", true, opt_id::qr_png},
     {0, "user", true, opt_id::user},
+    {0, "store", true, opt_id::store},
 }};
 
 // The name messages use: the reference names short options (`-r`); extensions are long-only.
@@ -254,6 +256,13 @@ class parser {
         }
         o.user = std::string(*arg);
         return true;
+      case opt_id::store:
+        if (!once(spec, o.store.has_value()))
+          return false;
+        if (arg->empty())
+          return fail("--store must be followed by a directory");
+        o.store = std::string(*arg);
+        return true;
     }
     return fail("internal error: unhandled option " + flag_name(spec));
   }
@@ -279,6 +288,8 @@ class parser {
         return fail("--qr-png must be followed by a filename");
       case opt_id::user:
         return fail("--user must be followed by a user name");
+      case opt_id::store:
+        return fail("--store must be followed by a directory");
       case opt_id::qr_mode:
         return fail("-Q requires an argument: NONE, ANSI or UTF8");
       case opt_id::algorithm:
@@ -491,6 +502,8 @@ Creates a TOTP/HOTP secret file compatible with pam_pvetotp and pam_google_authe
       --digits=N             code length 6 (default), 7 or 8
       --qr-png=FILE          also write the QR code as a PNG image (mode 0600)
       --user=NAME            (root) enroll NAME: file in NAME's home, owned by NAME
+      --store=DIR            central layout: write DIR/<user> (root-owned, 0600, no
+                             chmod/chown; e.g. /etc/pve/priv/pvetotp on a PVE cluster)
 
 Without -t/-c, -d/-D (TOTP), -w/-W and -r -R/-u the missing choices are asked for.
 Exit status: 0 success, 1 error, 2 unexpected argument.

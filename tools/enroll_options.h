@@ -48,6 +48,7 @@ struct enroll_options {
   int digits = 6;                                               // --digits 6..8
   std::optional<std::string> qr_png;                            // --qr-png FILE
   std::optional<std::string> user;                              // --user NAME
+  std::optional<std::string> store;  // --store DIR: central layout, file <DIR>/<user>, root 0600
 
   // Whether a question of spec 6.3 will be asked.
   bool ask_window() const noexcept { return !window_size && !minimal_window; }

@@ -103,9 +103,40 @@ struct target_account {
   std::string login;
   std::optional<uid_t> owner;  // set with --user
   std::optional<gid_t> group;
+  bool central = false;  // --store: mode 0600, owner left as created (root)
 };
 
+// --store DIR: the central layout (`secret=DIR/${USER} user=root`), e.g. on a Proxmox VE
+// cluster's /etc/pve/priv/pvetotp. The file stays root's with the mode the directory gives a
+// fresh 0600 file; no owner or mode is set, because pmxcfs refuses both (EPERM).
+target_account resolve_store_target(const enroll_options& o) {
+  if (o.secret_path)
+    fail("--store and -s are mutually exclusive");
+  target_account t;
+  if (o.user) {
+    if (::geteuid() != 0)
+      fail("--user requires root privileges");
+    const passwd* pw = ::getpwnam(o.user->c_str());
+    if (pw == nullptr)
+      fail("--user: no such user \"" + *o.user + "\"");
+    t.login = pw->pw_name;
+  } else {
+    const passwd* pw = ::getpwuid(::getuid());
+    if (pw == nullptr)
+      fail("Cannot determine the user name for --store");
+    t.login = pw->pw_name;
+  }
+  std::string dir = *o.store;
+  while (dir.size() > 1 && dir.back() == '/')
+    dir.pop_back();
+  t.path = dir + "/" + t.login;
+  t.central = true;
+  return t;
+}
+
 target_account resolve_target(const enroll_options& o) {
+  if (o.store)
+    return resolve_store_target(o);
   target_account t;
   if (o.user) {
     if (::geteuid() != 0)
@@ -393,7 +424,7 @@ int run(const enroll_options& o) {
   }
 
   totp::create_options create;
-  create.mode = 0400;
+  create.mode = target.central ? 0600 : 0400;
   create.owner = target.owner;
   create.group = target.group;
   create.replace = replace;
