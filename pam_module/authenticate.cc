@@ -152,6 +152,9 @@ totp::open_policy authentication::file_policy() const {
   if (!options_.no_strict_owner)
     policy.required_owner = owner_->pw.pw_uid;
   policy.allowed_permissions = options_.allowed_permissions;
+  // Paths under /etc/pve get the pmxcfs rules (mount check, cluster lock); others are
+  // unaffected (see totp::cluster_store).
+  policy.cluster = totp::cluster_store{};
   return policy;
 }
 
@@ -159,6 +162,11 @@ void authentication::log_open_failure(const totp::error& err) {
   switch (err.code) {
     case error_code::not_found:
     case error_code::io:
+      if (err.message.rfind(totp::cluster_error_prefix, 0) == 0) {
+        // Not mounted / no quorum: the cause is in the message, strerror alone misleads.
+        log_.error(err.message + "; denying " + quoted(user_));
+        break;
+      }
       log_.error("Failed to read " + quoted(*path_) + " for " + quoted(user_) + ": " +
                  (err.sys_errno != 0 ? std::string(strerror(err.sys_errno)) : err.message));
       break;

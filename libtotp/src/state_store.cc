@@ -252,7 +252,7 @@ status require_mounted(const cluster_store& store, const std::string& root,
   if (::statfs(dir.c_str(), &fs) != 0) {
     const int err = errno;
     return make_error(error_code::io,
-                      "Cluster file system \"" + root +
+                      std::string(cluster_error_prefix) + "\"" + root +
                           "\" is not mounted (pve-cluster not "
                           "running?): " +
                           fs::describe_errno("statfs", dir, err),
@@ -263,7 +263,7 @@ status require_mounted(const cluster_store& store, const std::string& root,
     char text[32];
     std::snprintf(text, sizeof text, "0x%" PRIx32, static_cast<std::uint32_t>(fs.f_type));
     return make_error(error_code::io,
-                      "Cluster file system \"" + root +
+                      std::string(cluster_error_prefix) + "\"" + root +
                           "\" is not mounted (pve-cluster not running?): \"" + dir +
                           "\" has file system type " + text,
                       ENOTCONN);
@@ -308,7 +308,7 @@ status check_cluster_stat(const struct stat& st, const std::string& path) {
 error no_quorum_error(const std::string& root, std::string_view call, const std::string& path,
                       int err) {
   return make_error(error_code::io,
-                    "Cluster file system \"" + root +
+                    std::string(cluster_error_prefix) + "\"" + root +
                         "\" refuses writes (no quorum?): " + fs::describe_errno(call, path, err),
                     err);
 }
@@ -814,7 +814,8 @@ status locked_file::commit(std::span<const std::uint8_t> new_content) {
     if (!done && done.error().sys_errno == EACCES) {
       error err = std::move(done).error();
       return make_error(error_code::io,
-                        "Cluster file system \"" + without_trailing_slash(state.cluster->root) +
+                        std::string(cluster_error_prefix) + "\"" +
+                            without_trailing_slash(state.cluster->root) +
                             "\" refuses writes (no quorum?): " + err.message,
                         EACCES);
     }

@@ -25,6 +25,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "totp/result.h"
 #include "totp/secret_bytes.h"
@@ -65,6 +66,10 @@ struct open_policy {
   std::chrono::milliseconds lock_timeout{10000};
   std::optional<cluster_store> cluster;  // see cluster_store; nullopt: no pmxcfs handling
 };
+
+// Every error about the cluster store itself (not mounted, no quorum) starts with this, so
+// a caller that logs only strerror() for io errors can recognise and log the whole message.
+inline constexpr std::string_view cluster_error_prefix = "Cluster file system ";
 
 // The lock directory name used for `resolved_path` inside `store` ("pvetotp-" and the path
 // below the root with every byte outside [A-Za-z0-9-] replaced by '_', plus a hash when that
