@@ -83,7 +83,7 @@ std::uint64_t now_seconds() {
   return t < 0 ? 0 : static_cast<std::uint64_t>(t);
 }
 
-std::string quoted(const std::string& text) {
+std::string in_quotes(const std::string& text) {
   return "\"" + text + "\"";
 }
 
@@ -164,18 +164,18 @@ void authentication::log_open_failure(const totp::error& err) {
     case error_code::io:
       if (err.message.rfind(totp::cluster_error_prefix, 0) == 0) {
         // Not mounted / no quorum: the cause is in the message, strerror alone misleads.
-        log_.error(err.message + "; denying " + quoted(user_));
+        log_.error(err.message + "; denying " + in_quotes(user_));
         break;
       }
-      log_.error("Failed to read " + quoted(*path_) + " for " + quoted(user_) + ": " +
+      log_.error("Failed to read " + in_quotes(*path_) + " for " + in_quotes(user_) + ": " +
                  (err.sys_errno != 0 ? std::string(strerror(err.sys_errno)) : err.message));
       break;
     case error_code::bad_owner:
       if (options_.has_fixed_user())
-        log_.error("Secret file " + quoted(*path_) + " must be owned by user id " +
+        log_.error("Secret file " + in_quotes(*path_) + " must be owned by user id " +
                    std::to_string(owner_->pw.pw_uid));
       else
-        log_.error("Secret file " + quoted(*path_) + " must be owned by " + quoted(user_));
+        log_.error("Secret file " + in_quotes(*path_) + " must be owned by " + in_quotes(user_));
       break;
     default:
       log_.error(err.message);
@@ -183,7 +183,7 @@ void authentication::log_open_failure(const totp::error& err) {
 }
 
 bool authentication::write_failure_denies(const totp::error& err) {
-  log_.error("Failed to update secret file " + quoted(*path_) + ": " + err.message);
+  log_.error("Failed to update secret file " + in_quotes(*path_) + ": " + err.message);
   switch (err.sys_errno) {
     case EPERM:
     case ENOSPC:
@@ -198,7 +198,7 @@ bool authentication::write_failure_denies(const totp::error& err) {
       break;
   }
   if (options_.allow_readonly) {
-    log_.warning("allow_readonly: accepting although the new state of " + quoted(*path_) +
+    log_.warning("allow_readonly: accepting although the new state of " + in_quotes(*path_) +
                  " was not saved");
     return false;
   }
@@ -217,7 +217,7 @@ bool authentication::resolve_account_and_path() {
   } else if (options_.fixed_user) {
     owner_ = lookup_by_name(*options_.fixed_user);
     if (!owner_) {
-      log_.error("Failed to look up user " + quoted(*options_.fixed_user));
+      log_.error("Failed to look up user " + in_quotes(*options_.fixed_user));
       return false;
     }
   } else if (account_) {
@@ -240,7 +240,7 @@ bool authentication::resolve_account_and_path() {
     // Unknown user: prompt anyway so the answer does not reveal which accounts exist. The
     // name is not logged unless debugging: it may be a password typed into the wrong field.
     log_.error("Unknown user, asking for a code anyway");
-    log_.debug("user(" + quoted(user_) + ") not found");
+    log_.debug("user(" + in_quotes(user_) + ") not found");
     return true;
   }
   std::optional<std::string> home;
@@ -265,7 +265,7 @@ void authentication::transaction_before_prompt() {
     log_open_failure(file.error());
     return;
   }
-  log_.debug(quoted(*path_) + " read");
+  log_.debug(in_quotes(*path_) + " read");
   auto parsed = totp::secret_file::parse(file->content().clone(), *path_);
   if (!parsed) {
     log_.error(parsed.error().message);
@@ -357,7 +357,7 @@ verdict authentication::transaction_verify(const std::vector<code_source>& sourc
         accepted_prefix_ = candidate->prefix_length;
         accepted_input_ = source.input;
         if (checked.method == totp::accept_method::scratch)
-          log_.debug("scratch code used and removed from " + quoted(*path_));
+          log_.debug("scratch code used and removed from " + in_quotes(*path_));
       } else if (checked.problem) {
         log_.error(checked.problem->message);
       }
@@ -377,10 +377,10 @@ verdict authentication::transaction_verify(const std::vector<code_source>& sourc
       if (write_failure_denies(saved.error()))
         return verdict::rejected;
     } else {
-      log_.debug(quoted(*path_) + " written");
+      log_.debug(in_quotes(*path_) + " written");
     }
   } else if (!accepted) {
-    log_.debug("no scratch code used from " + quoted(*path_));
+    log_.debug("no scratch code used from " + in_quotes(*path_));
   }
   return accepted ? verdict::accepted : verdict::rejected;
 }
@@ -394,7 +394,7 @@ int authentication::decide() {
   }
   service_ = item_string(pamh_, PAM_SERVICE).value_or("");
   rhost_ = item_string(pamh_, PAM_RHOST);
-  log_.debug("start of pam_pvetotp " PVETOTP_VERSION " for " + quoted(user_));
+  log_.debug("start of pam_pvetotp " PVETOTP_VERSION " for " + in_quotes(user_));
 
   if (have_user_)
     account_ = lookup_by_name(user_);
@@ -404,7 +404,7 @@ int authentication::decide() {
     for (const std::string& warning : filter.warnings)
       log_.warning(warning);
     if (!filter.applies) {
-      log_.debug("skipped for " + quoted(user_) + ": " + filter.reason);
+      log_.debug("skipped for " + in_quotes(user_) + ": " + filter.reason);
       return PAM_IGNORE;
     }
   }
@@ -415,7 +415,7 @@ int authentication::decide() {
   privilege_guard privileges(pamh_);
   if (path_ && owner_) {
     if (!privileges.drop_to(owner_->pw)) {
-      log_.error("Failed to change user id to " + quoted(owner_->pw.pw_name));
+      log_.error("Failed to change user id to " + in_quotes(owner_->pw.pw_name));
       return PAM_AUTH_ERR;
     }
     transaction_before_prompt();
@@ -423,13 +423,13 @@ int authentication::decide() {
   const int result = [&] {
     if (snapshot_ && options_.grace_period != 0 && rhost_ &&
         totp::within_grace_period(*snapshot_, *rhost_, now_seconds(), options_.grace_period)) {
-      log_.info("within grace period: " + quoted(user_));
+      log_.info("within grace period: " + in_quotes(user_));
       return PAM_SUCCESS;
     }
     if (missing_nullok_)
       return PAM_IGNORE;
     if (rate_limited_) {
-      log_.error("Too many concurrent login attempts (" + quoted(*path_) + "). Please try again.");
+      log_.error("Too many concurrent login attempts (" + in_quotes(*path_) + "). Please try again.");
       return PAM_AUTH_ERR;
     }
     if (deny_without_prompt_)
@@ -441,7 +441,7 @@ int authentication::decide() {
       auto digits = snapshot_->digits();
       auto algorithm = snapshot_->algorithm();
       if (!key || key->empty()) {
-        log_.error(key ? "Could not find a valid BASE32 encoded secret in " + quoted(*path_)
+        log_.error(key ? "Could not find a valid BASE32 encoded secret in " + in_quotes(*path_)
                        : key.error().message);
       } else if (!digits) {
         log_.error(digits.error().message);
@@ -450,12 +450,12 @@ int authentication::decide() {
       } else {
         usable_secret_ = true;
         code_digits_ = *digits;
-        log_.debug("shared secret in " + quoted(*path_) + " processed");
+        log_.debug("shared secret in " + in_quotes(*path_) + " processed");
       }
     }
     if (!usable_secret_)
       log_.warning("No secret configured for user " + logged_user() + ", asking for code anyway.");
-    log_.debug("pam_pvetotp for host " + quoted(rhost_.value_or("(null)")));
+    log_.debug("pam_pvetotp for host " + in_quotes(rhost_.value_or("(null)")));
 
     verdict outcome = verdict::rejected;
     std::optional<totp::secret_bytes> authtok;
@@ -506,7 +506,7 @@ int authentication::decide() {
 int authentication::run() {
   const int result = decide();
   if (log_.debug_enabled())
-    log_.debug("end of pam_pvetotp for " + quoted(user_) +
+    log_.debug("end of pam_pvetotp for " + in_quotes(user_) +
                ". Result: " + pam_strerror(pamh_, result));
   return result;
 }
