@@ -14,16 +14,20 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -997,6 +1001,212 @@ TEST_F(StateStore, MovedFromHandleIsHarmless) {
     return !g && g.error().code == error_code::lock_timeout ? 0 : 1;
   });
   EXPECT_EQ(rc, 0);
+}
+
+// ---- Proxmox VE cluster store (issue 11): lock-dir logic on a plain directory --------------
+// The temp dir stands in for /etc/pve: fs_magic is set to its own statfs type, so the mount
+// check passes; the pmxcfs rules themselves are exercised by tests/pmxcfs.
+
+class ClusterStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::mkdir(priv_.c_str(), 0700), 0);
+    ASSERT_EQ(::mkdir(dir_.file("priv/pvetotp").c_str(), 0700), 0);
+    struct statfs fs {};
+    ASSERT_EQ(::statfs(dir_.path().c_str(), &fs), 0);
+    store_.root = dir_.path();
+    store_.fs_magic = static_cast<std::uint32_t>(fs.f_type);
+    policy_.required_owner = 0;
+    policy_.cluster = store_;
+  }
+  std::string lock_dir() const {
+    return dir_.file("priv/lock/" + totp::cluster_lock_name(store_, file_));
+  }
+  bool exists(const std::string& path) const {
+    struct stat st {};
+    return ::lstat(path.c_str(), &st) == 0;
+  }
+
+  temp_dir dir_{"pvetotp-cluster"};
+  std::string priv_ = dir_.file("priv");
+  std::string file_ = dir_.file("priv/pvetotp/alice");
+  totp::cluster_store store_;
+  open_policy policy_;
+};
+
+TEST_F(ClusterStore, LockNameEscapesAndBoundsLength) {
+  EXPECT_EQ(totp::cluster_lock_name(store_, file_), "pvetotp-priv_pvetotp_alice");
+  EXPECT_EQ(totp::cluster_lock_name(store_, dir_.file("priv/pvetotp/a.b c/../x")),
+            "pvetotp-priv_pvetotp_a_b_c____x");
+  const std::string long_a = dir_.file("priv/" + std::string(300, 'a') + "1");
+  const std::string long_b = dir_.file("priv/" + std::string(300, 'a') + "2");
+  const std::string name_a = totp::cluster_lock_name(store_, long_a);
+  EXPECT_EQ(name_a.size(), 200u);
+  EXPECT_NE(name_a, totp::cluster_lock_name(store_, long_b));
+  EXPECT_EQ(name_a, totp::cluster_lock_name(store_, long_a));
+}
+
+TEST_F(ClusterStore, LockHeldFromReadToCommitThenReleased) {
+  SKIP_UNLESS_ROOT();
+  write_file(file_, "JBSWY3DPEHPK3PXP\n");
+  {
+    auto f = locked_file::open(file_, policy_);
+    ASSERT_TRUE(f) << f.error().message;
+    EXPECT_TRUE(exists(lock_dir())) << lock_dir();
+    ASSERT_TRUE(f->commit(bytes("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n")));
+    EXPECT_FALSE(exists(lock_dir())) << "released by commit";
+    // A second commit takes it again for its duration only.
+    ASSERT_TRUE(f->commit(bytes("JBSWY3DPEHPK3PXP\n")));
+    EXPECT_FALSE(exists(lock_dir()));
+  }
+  {
+    auto f = locked_file::open(file_, policy_);
+    ASSERT_TRUE(f);
+    EXPECT_TRUE(exists(lock_dir()));
+  }
+  EXPECT_FALSE(exists(lock_dir())) << "released on destruction without commit";
+  EXPECT_EQ(read_file(file_), "JBSWY3DPEHPK3PXP\n");
+}
+
+TEST_F(ClusterStore, LockReleasedWhenCommitFails) {
+  SKIP_UNLESS_ROOT();
+  write_file(file_, "JBSWY3DPEHPK3PXP\n");
+  auto f = locked_file::open(file_, policy_);
+  ASSERT_TRUE(f);
+  // Another writer (think: another node that ignored the lock) replaces the file.
+  write_file(file_ + ".other", "OTHER\n");
+  ASSERT_EQ(::rename((file_ + ".other").c_str(), file_.c_str()), 0);
+  auto saved = f->commit(bytes("MINE\n"));
+  ASSERT_FALSE(saved);
+  EXPECT_EQ(saved.error().code, error_code::changed);
+  EXPECT_FALSE(exists(lock_dir()));
+  EXPECT_EQ(read_file(file_), "OTHER\n");
+}
+
+TEST_F(ClusterStore, LiveLockIsHonouredWithBoundedWait) {
+  SKIP_UNLESS_ROOT();
+  write_file(file_, "JBSWY3DPEHPK3PXP\n");
+  ASSERT_EQ(::mkdir(dir_.file("priv/lock").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(lock_dir().c_str(), 0700), 0);
+  policy_.lock_timeout = 300ms;
+  const auto start = std::chrono::steady_clock::now();
+  auto f = locked_file::open(file_, policy_);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code, error_code::lock_timeout);
+  EXPECT_NE(f.error().message.find("cluster lock"), std::string::npos) << f.error().message;
+  EXPECT_GE(waited, 300ms);
+  EXPECT_LT(waited, 3s);
+  EXPECT_TRUE(exists(lock_dir())) << "somebody else's live lock is never removed";
+  EXPECT_GT(stat_of(lock_dir()).st_mtime, 0) << "and never asked back";
+}
+
+TEST_F(ClusterStore, LockReleasedByItsHolderIsTaken) {
+  SKIP_UNLESS_ROOT();
+  write_file(file_, "JBSWY3DPEHPK3PXP\n");
+  ASSERT_EQ(::mkdir(dir_.file("priv/lock").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(lock_dir().c_str(), 0700), 0);
+  std::thread holder([&] {
+    std::this_thread::sleep_for(200ms);
+    ::rmdir(lock_dir().c_str());
+  });
+  auto f = locked_file::open(file_, policy_);
+  holder.join();
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_TRUE(exists(lock_dir()));
+}
+
+// pmxcfs releases an expired lock when asked with utime(dir, 0, 0); a thread plays pmxcfs.
+TEST_F(ClusterStore, ExpiredLockIsAskedBackAndTaken) {
+  SKIP_UNLESS_ROOT();
+  write_file(file_, "JBSWY3DPEHPK3PXP\n");
+  ASSERT_EQ(::mkdir(dir_.file("priv/lock").c_str(), 0700), 0);
+  const std::string lock = lock_dir();
+  ASSERT_EQ(::mkdir(lock.c_str(), 0700), 0);
+  const std::time_t old = std::time(nullptr) - 121 - 2;
+  const struct timeval times[2] = {{old, 0}, {old, 0}};
+  ASSERT_EQ(::utimes(lock.c_str(), times), 0);
+  std::atomic<bool> asked{false};
+  std::atomic<bool> stop{false};
+  std::thread pmxcfs([&] {
+    while (!stop) {
+      struct stat st {};
+      if (::stat(lock.c_str(), &st) == 0 && st.st_mtime == 0) {
+        asked = true;
+        ::rmdir(lock.c_str());
+        return;
+      }
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  policy_.lock_timeout = 3s;
+  auto f = locked_file::open(file_, policy_);
+  stop = true;
+  pmxcfs.join();
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_TRUE(asked);
+  EXPECT_TRUE(exists(lock)) << "now held by us";
+}
+
+TEST_F(ClusterStore, UnmountedStoreIsNotMountedNeverNotFound) {
+  store_.fs_magic = 0x65735546;  // FUSE: the temp dir is not
+  policy_.cluster = store_;
+  auto missing = locked_file::open(file_, policy_);  // file does not exist either
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, error_code::io);
+  EXPECT_EQ(missing.error().sys_errno, ENOTCONN);
+  EXPECT_EQ(missing.error().message.rfind(totp::cluster_error_prefix, 0), 0u);
+  EXPECT_NE(missing.error().message.find("is not mounted"), std::string::npos);
+  store_.root = dir_.file("absent");
+  policy_.cluster = store_;
+  auto absent = locked_file::open(dir_.file("absent/priv/x"), policy_);
+  ASSERT_FALSE(absent);
+  EXPECT_EQ(absent.error().sys_errno, ENOTCONN);
+}
+
+TEST_F(ClusterStore, LayoutRulesApplyOnlyUnderTheRoot) {
+  SKIP_UNLESS_ROOT();
+  // Outside priv/: refused even when allowed_perm would accept group read.
+  const std::string outside = dir_.file("alice");
+  write_file(outside, "JBSWY3DPEHPK3PXP\n", 0600);
+  auto f = locked_file::open(outside, policy_);
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code, error_code::bad_permissions);
+  EXPECT_NE(f.error().message.find("must be under"), std::string::npos);
+  // Group-readable under priv/ with a lenient allowed_perm: refused on the cluster store.
+  write_file(file_, "JBSWY3DPEHPK3PXP\n", 0640);
+  policy_.allowed_permissions = 0640;
+  auto g = locked_file::open(file_, policy_);
+  ASSERT_FALSE(g);
+  EXPECT_EQ(g.error().code, error_code::bad_permissions);
+  // A non-root owner requirement cannot work on pmxcfs: said plainly.
+  ASSERT_EQ(::chmod(file_.c_str(), 0600), 0);
+  policy_.required_owner = kOtherUid;
+  auto h = locked_file::open(file_, policy_);
+  ASSERT_FALSE(h);
+  EXPECT_EQ(h.error().code, error_code::bad_owner);
+  EXPECT_NE(h.error().message.find("user=root"), std::string::npos);
+  // Elsewhere nothing changes: no lock dir, the usual rules.
+  temp_dir other{"pvetotp-local"};
+  const std::string local = other.file("secret");
+  write_file(local, "JBSWY3DPEHPK3PXP\n", 0600);
+  policy_.required_owner = 0;
+  policy_.allowed_permissions = 0600;
+  auto l = locked_file::open(local, policy_);
+  ASSERT_TRUE(l) << l.error().message;
+  EXPECT_FALSE(exists(dir_.file("priv/lock")));
+}
+
+TEST_F(ClusterStore, RewriteDoesNotChmodWhenModeAlreadyMatches) {
+  SKIP_UNLESS_ROOT();
+  // A directory whose new files already come out 0600 root: commit must succeed without
+  // any fchmod. Made observable with a file mode pmxcfs would give: checked by tests/pmxcfs
+  // (the emulation answers any other chmod with EPERM); here the content and mode survive.
+  write_file(file_, "JBSWY3DPEHPK3PXP\n", 0600);
+  auto f = locked_file::open(file_, policy_);
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(f->commit(bytes("JBSWY3DPEHPK3PXP\n\" TOTP_AUTH\n")));
+  EXPECT_EQ(stat_of(file_).st_mode & 07777, 0600u);
 }
 
 }  // namespace
