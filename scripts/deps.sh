@@ -16,7 +16,17 @@ required=(
 # reported, not fatal, so a release without them still builds and tests.
 optional=(clang lintian man-db groff-base)
 if [ "${1:-}" = "--with-fuzz" ]; then
-  optional+=("libclang-rt-$(clang --version 2>/dev/null | sed -n 's/.*version \([0-9]*\).*/\1/p' | head -1)-dev")
+  # libFuzzer and the sanitizer runtimes come in libclang-rt-<N>-dev, N being the major version
+  # of the distribution's default clang: 14 on Debian 12, 19 on Debian 13. Taken from the
+  # release, since clang itself may not be installed yet; an installed clang decides otherwise.
+  clang_major=$(clang --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -1)
+  if [ -z "$clang_major" ]; then
+    case "$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")" in
+      bookworm) clang_major=14 ;;
+      trixie) clang_major=19 ;;
+    esac
+  fi
+  [ -n "$clang_major" ] && optional+=("libclang-rt-${clang_major}-dev")
 fi
 
 missing() {
