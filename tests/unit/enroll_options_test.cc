@@ -281,9 +281,19 @@ TEST(EnrollOptionsTest, UnknownOptionsShowUsage) {
   EXPECT_TRUE(r.show_usage);
   EXPECT_EQ(r.exit_status, 1);
   expect_error({"--bogus"}, "unrecognized option '--bogus'\nFailed to parse command line");
-  expect_error({"--store=/x"}, "unrecognized option '--store'\nFailed to parse command line");
+  expect_error({"--storage=/x"}, "unrecognized option '--storage'\nFailed to parse command line");
   expect_error({"--force=yes"},
                "option '--force' doesn't allow an argument\nFailed to parse command line");
+}
+
+// Issue 11: --store DIR (central layout, e.g. /etc/pve/priv/pvetotp).
+TEST(EnrollOptionsTest, StoreTakesADirectoryOnce) {
+  auto r = parse({"--store", "/etc/pve/priv/pvetotp"});
+  ASSERT_EQ(r.action, parse_action::run) << r.message;
+  EXPECT_EQ(r.options.store, "/etc/pve/priv/pvetotp");
+  EXPECT_EQ(parse({"--store=/d"}).options.store, "/d");
+  expect_error({"--store="}, "--store must be followed by a directory");
+  EXPECT_EQ(parse({"--store=/a", "--store=/b"}).action, parse_action::error);
 }
 
 TEST(EnrollOptionsTest, StrayArgumentIsExitStatus2) {
