@@ -6,6 +6,8 @@
 #include <new>
 #include <utility>
 
+#include <openssl/crypto.h>
+
 #include "hmac_internal.h"
 
 namespace totp {
@@ -98,11 +100,13 @@ result<std::uint32_t> otp_generator::code(std::uint64_t counter) const {
     message[i] = static_cast<std::uint8_t>(counter & 0xff);
     counter >>= 8;
   }
-  auto lease = state_->mac.compute(message);
-  if (!lease) {
-    return std::move(lease).error();
+  // The MAC is secret material: it stays in this stack buffer, which is wiped below.
+  std::uint8_t mac_buffer[detail::kMaxMacSize];
+  if (auto computed = state_->mac.compute(message, mac_buffer); !computed) {
+    OPENSSL_cleanse(mac_buffer, sizeof(mac_buffer));
+    return std::move(computed).error();
   }
-  const std::span<const std::uint8_t> mac = lease->bytes();
+  const std::span<const std::uint8_t> mac(mac_buffer, state_->mac.size());
   // Dynamic truncation (RFC 4226 5.3): the low nibble of the last byte picks a 4-byte
   // window; the top bit is dropped so the value is the same signed or unsigned.
   const std::size_t offset = mac[mac.size() - 1] & 0x0f;
@@ -110,6 +114,7 @@ result<std::uint32_t> otp_generator::code(std::uint64_t counter) const {
                                (static_cast<std::uint32_t>(mac[offset + 1]) << 16) |
                                (static_cast<std::uint32_t>(mac[offset + 2]) << 8) |
                                static_cast<std::uint32_t>(mac[offset + 3]);
+  OPENSSL_cleanse(mac_buffer, sizeof(mac_buffer));
   return binary % kPowersOfTen[digits_];
 }
 
