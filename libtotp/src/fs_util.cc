@@ -74,6 +74,9 @@ result<secret_bytes> read_all_bounded(int fd, std::size_t expected_size, std::si
       break;
     }
     got += static_cast<std::size_t>(n);
+    if (static_cast<std::size_t>(n) < limit - (got - static_cast<std::size_t>(n))) {
+      break;  // a short read of a regular file means end of file: no second read() needed
+    }
   }
   data.resize(got);  // shrinking wipes the unused tail
   if (got > cap) {

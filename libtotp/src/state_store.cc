@@ -4,6 +4,7 @@
 #include "totp/state_store.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <exception>
+#include <mutex>
 #include <new>
 #include <thread>
 #include <vector>
@@ -84,11 +86,19 @@ status check_stat(const struct stat& st, const open_policy& policy, const std::s
 // millisecond.
 status flock_until(int fd, clock_type::time_point deadline, const std::string& display_path,
                    std::chrono::milliseconds timeout) {
-  std::chrono::microseconds pause{500};
-  constexpr std::chrono::microseconds max_pause{20000};
+  // Holders keep the lock for microseconds (a read) to a few milliseconds (two fsyncs): yield
+  // a few times first, then sleep from 50 us up to 5 ms.
+  std::chrono::microseconds pause{50};
+  constexpr std::chrono::microseconds max_pause{5000};
+  int yields = 0;
   for (;;) {
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
       return {};
+    }
+    if (errno == EWOULDBLOCK && yields < 4) {
+      ++yields;
+      sched_yield();
+      continue;
     }
     if (errno == EINTR) {
       continue;
@@ -226,7 +236,19 @@ bool lexically_under(const std::string& path, const std::string& root) {
 // The root as the kernel names it, so it compares with realpath() results; the lexical form
 // when it cannot be resolved (not there at all: then it is not mounted either).
 std::string canonical_root(const cluster_store& store) {
+  // Cached per process: resolving it on every open cost two readlink calls per component on
+  // every login, and the mount point of the cluster store does not move. A root that cannot
+  // be resolved is not cached (it may appear later).
+  static std::mutex cache_mutex;
+  static std::string cached_lexical;
+  static std::string cached_canonical;
   const std::string lexical = without_trailing_slash(store.root);
+  {
+    std::lock_guard<std::mutex> guard(cache_mutex);
+    if (!cached_canonical.empty() && cached_lexical == lexical) {
+      return cached_canonical;
+    }
+  }
   char* resolved = ::realpath(lexical.c_str(), nullptr);
   if (resolved == nullptr) {
     return lexical;
@@ -239,6 +261,9 @@ std::string canonical_root(const cluster_store& store) {
     throw;
   }
   std::free(resolved);
+  std::lock_guard<std::mutex> guard(cache_mutex);
+  cached_lexical = lexical;
+  cached_canonical = out;
   return out;
 }
 
@@ -427,6 +452,7 @@ struct file_state {
   std::string cluster_root;  // canonical
   std::chrono::milliseconds lock_timeout{0};
   cluster_lock cluster_held;
+  bool snapshot_only = false;  // opened with open_policy::lock == false
 };
 
 // Opens (creating on first use) `<resolved>.lock`. An invalid descriptor with an ok status
@@ -434,8 +460,17 @@ struct file_state {
 result<fs::unique_fd> open_lock_file(const std::string& resolved, const struct stat& secret_st) {
   const std::string lock_path = resolved + ".lock";
   constexpr int flags = O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
-  fs::unique_fd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_EXCL | flags, 0600));
-  if (fd) {
+  // The lock file exists after the first login: open it without O_CREAT, which would take
+  // the directory's lock and serialise logins of every user whose file shares a directory.
+  fs::unique_fd fd(::open(lock_path.c_str(), O_RDWR | flags));
+  const bool existed = static_cast<bool>(fd);
+  const int first_errno = existed ? 0 : errno;
+  if (!existed && first_errno == ENOENT) {
+    fd.reset(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_EXCL | flags, 0600));
+  }
+  if (existed) {
+    // nothing to do
+  } else if (fd) {
     // Created by us. If we are root acting on somebody else's file, hand the lock file to
     // that owner, so their own later logins can open it instead of falling back. Best
     // effort: the lock works either way.
@@ -447,7 +482,7 @@ result<fs::unique_fd> open_lock_file(const std::string& resolved, const struct s
       }
     }
   } else {
-    int err = errno;
+    int err = first_errno == ENOENT ? errno : first_errno;
     if (err == EEXIST) {
       fd.reset(::open(lock_path.c_str(), O_RDWR | flags));
       err = fd ? 0 : errno;
@@ -498,7 +533,21 @@ result<fs::unique_fd> open_secret(const std::string& resolved, const std::string
   return fd;
 }
 
+// The file to read, lock and replace. Only a symbolic link in the last component changes
+// that (the lock file and the temp file must sit beside the real file); links in parent
+// directories lead to the same directory either way, so the common case costs one lstat
+// instead of realpath's readlink per component.
 result<std::string> resolve(const std::string& path) {
+  struct stat link_st {};
+  if (::lstat(path.c_str(), &link_st) != 0) {
+    if (errno == ENOENT) {
+      return not_found_error(path);
+    }
+    return io_error("lstat", path, errno);
+  }
+  if (!S_ISLNK(link_st.st_mode)) {
+    return path;
+  }
   char* resolved = ::realpath(path.c_str(), nullptr);
   if (resolved == nullptr) {
     if (errno == ENOENT) {
@@ -575,6 +624,29 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
     if (auto located = check_cluster_location(path, state); !located) {
       return located;
     }
+  }
+
+  if (!policy.lock) {
+    // A read-only snapshot: the same checks, no lock; commit() refuses to write it.
+    auto fd = open_secret(state.resolved, path, policy, state.st);
+    if (!fd) {
+      return std::move(fd).error();
+    }
+    state.file_fd = std::move(fd).value();
+    if (state.cluster) {
+      if (auto checked = check_cluster_stat(state.st, path); !checked) {
+        return checked;
+      }
+    }
+    auto content = fs::read_all_bounded(
+        state.file_fd.get(), static_cast<std::size_t>(state.st.st_size), policy.max_size, path);
+    if (!content) {
+      return std::move(content).error();
+    }
+    state.content = std::move(content).value();
+    state.snapshot_only = true;
+    state.file_fd.reset();
+    return {};
   }
 
   struct stat pre {};
@@ -790,6 +862,10 @@ status commit_locked(file_state& state, std::span<const std::uint8_t> new_conten
 
 status locked_file::commit(std::span<const std::uint8_t> new_content) {
   try {
+    if (impl_ && impl_->snapshot_only) {
+      return make_error(error_code::invalid_argument,
+                        "commit on a snapshot of \"" + impl_->path + "\" opened without the lock");
+    }
     if (!impl_ || !impl_->file_fd) {
       return make_error(error_code::invalid_argument, "commit on a closed locked_file");
     }

@@ -64,6 +64,9 @@ struct open_policy {
                                         // setuid, setgid and sticky are always refused
   std::size_t max_size = 65536;         // size must be 1..max_size
   std::chrono::milliseconds lock_timeout{10000};
+  // false: a read-only snapshot with the same checks and no lock (writers replace the file
+  // by rename, so a snapshot is always one complete version); commit() then refuses.
+  bool lock = true;
   std::optional<cluster_store> cluster;  // see cluster_store; nullopt: no pmxcfs handling
 };
 
