@@ -16,6 +16,7 @@
 #include <pwd.h>
 #include <security/pam_ext.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -117,6 +118,20 @@ class authentication {
   void log_open_failure(const totp::error& err);
   bool write_failure_denies(const totp::error& err);
   void transaction_before_prompt();
+  // One decision over the candidate sources, on `state` (edited in place), with its log
+  // lines collected so that a decision made twice (optimistic, then locked) logs once.
+  static constexpr int kDebugLine = -1;
+  struct evaluation {
+    bool accepted = false;
+    bool pending = false;  // nothing matched and more input may follow
+    std::size_t prefix = 0;
+    const totp::secret_bytes* input = nullptr;
+    std::vector<std::pair<int, std::string>> lines;
+  };
+  evaluation evaluate(totp::secret_file& state, const std::vector<code_source>& sources,
+                      bool last_round, std::uint64_t now) const;
+  verdict conclude(const evaluation& e, bool written);
+  bool snapshot_is_current() const;
   verdict transaction_verify(const std::vector<code_source>& sources, bool last_round);
   std::optional<totp::secret_bytes> prompt_for_code();
 
@@ -135,6 +150,7 @@ class authentication {
 
   // Results of the first transaction.
   std::optional<totp::secret_file> snapshot_;
+  std::optional<struct stat> snapshot_stat_;  // set when the snapshot was read without a write
   bool usable_secret_ = false;
   bool missing_nullok_ = false;
   bool deny_without_prompt_ = false;
@@ -256,7 +272,11 @@ bool authentication::resolve_account_and_path() {
 }
 
 void authentication::transaction_before_prompt() {
-  auto file = totp::locked_file::open(*path_, file_policy());
+  // Read without the lock first: writers replace the file by rename, so this is always one
+  // complete version, and most files (no RATE_LIMIT) need nothing written before the prompt.
+  totp::open_policy snapshot_policy = file_policy();
+  snapshot_policy.lock = false;
+  auto file = totp::locked_file::open(*path_, snapshot_policy);
   if (!file) {
     if (file.error().code == error_code::not_found && options_.nullok) {
       missing_nullok_ = true;
@@ -271,20 +291,38 @@ void authentication::transaction_before_prompt() {
     log_.error(parsed.error().message);
     return;
   }
+  if (!parsed->option("RATE_LIMIT")) {
+    snapshot_stat_ = file->file_stat();
+    snapshot_ = std::move(parsed).value();
+    return;
+  }
+
+  // RATE_LIMIT: count this attempt under the lock, on the state as it is now, and persist it
+  // before anybody is prompted. This is what makes the limit hold for parallel logins (the
+  // reference counts in memory and writes at the end, if at all).
+  auto locked = totp::locked_file::open(*path_, file_policy());
+  if (!locked) {
+    log_open_failure(locked.error());
+    deny_without_prompt_ = true;
+    return;
+  }
+  parsed = totp::secret_file::parse(locked->content().clone(), *path_);
+  if (!parsed) {
+    log_.error(parsed.error().message);
+    return;
+  }
   auto decision = totp::apply_rate_limit(*parsed, now_seconds());
   if (!decision) {
     log_.error(decision.error().message);
     deny_without_prompt_ = true;
   } else if (*decision != totp::rate_limit_decision::not_configured) {
-    // Persist the attempt before anybody is prompted: this is what makes the limit hold for
-    // parallel logins (the reference counts in memory and writes at the end, if at all).
-    if (auto saved = file->commit(parsed->bytes().span()); !saved) {
+    if (auto saved = locked->commit(parsed->bytes().span()); !saved) {
       if (write_failure_denies(saved.error()))
         deny_without_prompt_ = true;
     }
     rate_limited_ = *decision == totp::rate_limit_decision::exceeded;
   }
-  snapshot_ = std::move(parsed).value();
+  snapshot_ = std::move(parsed).value();  // no snapshot_stat_: verification takes the lock
 }
 
 std::optional<totp::secret_bytes> authentication::prompt_for_code() {
@@ -305,8 +343,120 @@ std::optional<totp::secret_bytes> authentication::prompt_for_code() {
   return answer;
 }
 
+authentication::evaluation authentication::evaluate(totp::secret_file& state,
+                                                    const std::vector<code_source>& sources,
+                                                    bool last_round, std::uint64_t now) const {
+  evaluation e;
+  totp::verify_options policy;
+  policy.skew_adjust = options_.skew_adjust;
+  policy.increment_hotp_on_failure = options_.increment_hotp_on_failure;
+  auto session = totp::verification_session::begin(state, now, policy);
+  if (!session) {
+    e.lines.push_back({LOG_ERR, session.error().message});
+    return e;
+  }
+  bool stop = false;
+  for (const code_source& source : sources) {
+    if (stop)
+      break;
+    const std::string_view text = source.input->view();
+    if (totp::is_openssh_dummy_password(text))
+      e.lines.push_back(
+          {LOG_INFO,
+           "Dummy password supplied by PAM. Did OpenSSH 'PermitRootLogin <anything but yes>' or "
+           "some other config block this login?"});
+    // Each source is tried as a TOTP/HOTP code, then as an 8-digit scratch code.
+    for (const bool scratch : {false, true}) {
+      const int length = scratch ? 8 : session->digits();
+      auto candidate = totp::split_code_input(text, length, scratch);
+      if (!candidate)
+        continue;
+      if (source.from_prompt && !options_.forward_pass && candidate->prefix_length != 0)
+        continue;
+      const totp::check_result checked = session->try_code(state, candidate->value, length);
+      if (checked.skew_candidate_found)
+        e.lines.push_back({kDebugLine, "time skew adjusted"});
+      if (checked.outcome == totp::check_outcome::rejected)
+        continue;
+      stop = true;
+      if (checked.outcome == totp::check_outcome::accepted) {
+        e.accepted = true;
+        e.prefix = candidate->prefix_length;
+        e.input = source.input;
+        if (checked.method == totp::accept_method::scratch)
+          e.lines.push_back(
+              {kDebugLine, "scratch code used and removed from " + in_quotes(*path_)});
+      } else if (checked.problem) {
+        e.lines.push_back({LOG_ERR, checked.problem->message});
+      }
+      break;
+    }
+  }
+  if (!e.accepted && !stop && !last_round) {
+    e.pending = true;  // more input may follow: decide nothing, write nothing
+    return e;
+  }
+  if (!e.accepted)
+    session->finish(state);  // HOTP: a failed session advances the counter
+  if (e.accepted && options_.grace_period != 0 && rhost_) {
+    if (auto recorded = totp::record_grace_login(state, *rhost_, now); !recorded)
+      e.lines.push_back({LOG_ERR, "Failed to store grace_period timestamp in config: " +
+                                      recorded.error().message});
+  }
+  return e;
+}
+
+verdict authentication::conclude(const evaluation& e, bool written) {
+  for (const auto& [priority, text] : e.lines) {
+    if (priority == kDebugLine)
+      log_.debug(text);
+    else if (priority == LOG_ERR)
+      log_.error(text);
+    else
+      log_.info(text);
+  }
+  if (written)
+    log_.debug(in_quotes(*path_) + " written");
+  else if (!e.accepted && !e.pending)
+    log_.debug("no scratch code used from " + in_quotes(*path_));
+  if (e.accepted) {
+    accepted_prefix_ = e.prefix;
+    accepted_input_ = e.input;
+    return verdict::accepted;
+  }
+  return verdict::rejected;
+}
+
+bool authentication::snapshot_is_current() const {
+  if (!snapshot_stat_)
+    return false;
+  struct stat now {};
+  if (::stat(path_->c_str(), &now) != 0)
+    return false;
+  const struct stat& then = *snapshot_stat_;
+  return now.st_dev == then.st_dev && now.st_ino == then.st_ino && now.st_size == then.st_size &&
+         now.st_mtim.tv_sec == then.st_mtim.tv_sec && now.st_mtim.tv_nsec == then.st_mtim.tv_nsec &&
+         now.st_ctim.tv_sec == then.st_ctim.tv_sec && now.st_ctim.tv_nsec == then.st_ctim.tv_nsec;
+}
+
 verdict authentication::transaction_verify(const std::vector<code_source>& sources,
                                            bool last_round) {
+  const std::uint64_t now = now_seconds();  // read after the prompt: the user took time
+
+  // Optimistic path: most logins change nothing (a TOTP code without DISALLOW_REUSE, or a
+  // wrong code). Decide on the snapshot; if that needs no write and the file is still the
+  // version we read, the decision is the one the locked path would make, without taking the
+  // lock or reading again. Anything that writes (scratch code, reuse list, HOTP counter, skew
+  // evidence, grace entry) goes through the lock and is decided again on the fresh state.
+  if (snapshot_ && snapshot_stat_) {
+    auto copy = totp::secret_file::parse(snapshot_->bytes().clone(), *path_);
+    if (copy) {
+      evaluation e = evaluate(*copy, sources, last_round, now);
+      if ((e.pending || !copy->modified()) && snapshot_is_current())
+        return conclude(e, false);
+    }
+  }
+
   auto file = totp::locked_file::open(*path_, file_policy());
   if (!file) {
     log_open_failure(file.error());
@@ -318,71 +468,18 @@ verdict authentication::transaction_verify(const std::vector<code_source>& sourc
     return verdict::rejected;
   }
   totp::secret_file& state = *parsed;
-  const std::uint64_t now = now_seconds();  // read after the prompt: the user took time
-  totp::verify_options policy;
-  policy.skew_adjust = options_.skew_adjust;
-  policy.increment_hotp_on_failure = options_.increment_hotp_on_failure;
-  auto session = totp::verification_session::begin(state, now, policy);
-  if (!session) {
-    log_.error(session.error().message);
-    return verdict::rejected;
-  }
-
-  bool accepted = false;
-  bool stop = false;
-  for (const code_source& source : sources) {
-    if (stop)
-      break;
-    const std::string_view text = source.input->view();
-    if (totp::is_openssh_dummy_password(text))
-      log_.info(
-          "Dummy password supplied by PAM. Did OpenSSH 'PermitRootLogin <anything but yes>' or "
-          "some other config block this login?");
-    // Each source is tried as a TOTP/HOTP code, then as an 8-digit scratch code.
-    for (const bool scratch : {false, true}) {
-      const int length = scratch ? 8 : session->digits();
-      auto candidate = totp::split_code_input(text, length, scratch);
-      if (!candidate)
-        continue;
-      if (source.from_prompt && !options_.forward_pass && candidate->prefix_length != 0)
-        continue;
-      const totp::check_result checked = session->try_code(state, candidate->value, length);
-      if (checked.skew_candidate_found)
-        log_.debug("time skew adjusted");
-      if (checked.outcome == totp::check_outcome::rejected)
-        continue;
-      stop = true;
-      if (checked.outcome == totp::check_outcome::accepted) {
-        accepted = true;
-        accepted_prefix_ = candidate->prefix_length;
-        accepted_input_ = source.input;
-        if (checked.method == totp::accept_method::scratch)
-          log_.debug("scratch code used and removed from " + in_quotes(*path_));
-      } else if (checked.problem) {
-        log_.error(checked.problem->message);
-      }
-      break;
-    }
-  }
-  if (!accepted && !stop && !last_round)
-    return verdict::rejected;  // more input may follow
-  if (!accepted)
-    session->finish(state);  // HOTP: a failed session advances the counter
-  if (accepted && options_.grace_period != 0 && rhost_) {
-    if (auto recorded = totp::record_grace_login(state, *rhost_, now); !recorded)
-      log_.error("Failed to store grace_period timestamp in config: " + recorded.error().message);
-  }
-  if (state.modified()) {
+  evaluation e = evaluate(state, sources, last_round, now);
+  bool written = false;
+  if (!e.pending && state.modified()) {
     if (auto saved = file->commit(state.bytes().span()); !saved) {
+      conclude(e, false);
       if (write_failure_denies(saved.error()))
         return verdict::rejected;
-    } else {
-      log_.debug(in_quotes(*path_) + " written");
+      return e.accepted ? verdict::accepted : verdict::rejected;
     }
-  } else if (!accepted) {
-    log_.debug("no scratch code used from " + in_quotes(*path_));
+    written = true;
   }
-  return accepted ? verdict::accepted : verdict::rejected;
+  return conclude(e, written);
 }
 
 int authentication::decide() {
@@ -429,7 +526,8 @@ int authentication::decide() {
     if (missing_nullok_)
       return PAM_IGNORE;
     if (rate_limited_) {
-      log_.error("Too many concurrent login attempts (" + in_quotes(*path_) + "). Please try again.");
+      log_.error("Too many concurrent login attempts (" + in_quotes(*path_) +
+                 "). Please try again.");
       return PAM_AUTH_ERR;
     }
     if (deny_without_prompt_)
