@@ -560,7 +560,7 @@ TEST(EnrollCli, FlagErrorsAndExitStatus) {
        1,
        "Invalid algorithm \"MD5\" (--algorithm accepts SHA1, SHA256 or SHA512)"},
       {{"-Z"}, 1, "invalid option -- 'Z'\nFailed to parse command line"},
-      {{"--store=/x"}, 1, "unrecognized option '--store'\nFailed to parse command line"},
+      {{"--storage=/x"}, 1, "unrecognized option '--storage'\nFailed to parse command line"},
       {{"-t", "stray"},
        2,
        "Unexpected argument \"stray\": pvetotp-enroll takes options only (see --help)"},
