@@ -21,6 +21,7 @@
 
 #include <cerrno>
 #include <ctime>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,34 +42,39 @@ namespace {
 
 using totp::error_code;
 
+// A passwd entry with the storage its strings point into. The buffer is not zero-filled
+// (getpw*_r writes what it uses) and starts at glibc's usual need, so a lookup costs the
+// lookup and not a 4 KiB memset.
 struct account_entry {
   struct passwd pw {};
-  std::vector<char> buffer;
+  std::unique_ptr<char[]> buffer;
 };
 
 template <class Lookup>
 std::optional<account_entry> lookup_account(Lookup lookup) {
-  account_entry entry;
-  entry.buffer.resize(4096);
-  struct passwd* found = nullptr;
-  int rc;
-  while ((rc = lookup(&entry.pw, entry.buffer, &found)) == ERANGE &&
-         entry.buffer.size() < (1u << 20))
-    entry.buffer.resize(entry.buffer.size() * 2);
-  if (rc != 0 || found == nullptr)
-    return std::nullopt;
-  return entry;
+  for (std::size_t size = 1024; size <= (1u << 20); size *= 2) {
+    account_entry entry;
+    entry.buffer = std::make_unique_for_overwrite<char[]>(size);
+    struct passwd* found = nullptr;
+    const int rc = lookup(&entry.pw, entry.buffer.get(), size, &found);
+    if (rc == ERANGE)
+      continue;
+    if (rc != 0 || found == nullptr)
+      return std::nullopt;
+    return entry;
+  }
+  return std::nullopt;
 }
 
 std::optional<account_entry> lookup_by_name(const std::string& name) {
-  return lookup_account([&](struct passwd* pw, std::vector<char>& buf, struct passwd** out) {
-    return getpwnam_r(name.c_str(), pw, buf.data(), buf.size(), out);
+  return lookup_account([&](struct passwd* pw, char* buf, std::size_t size, struct passwd** out) {
+    return getpwnam_r(name.c_str(), pw, buf, size, out);
   });
 }
 
 std::optional<account_entry> lookup_by_uid(uid_t uid) {
-  return lookup_account([&](struct passwd* pw, std::vector<char>& buf, struct passwd** out) {
-    return getpwuid_r(uid, pw, buf.data(), buf.size(), out);
+  return lookup_account([&](struct passwd* pw, char* buf, std::size_t size, struct passwd** out) {
+    return getpwuid_r(uid, pw, buf, size, out);
   });
 }
 
@@ -109,7 +115,7 @@ class authentication {
   // The name for log lines. A name with no account is not logged (unless `debug`): it is
   // often a password typed into the user field.
   std::string logged_user() const {
-    if (account_ || options_.has_fixed_user() || log_.debug_enabled())
+    if (pam_user_known() || options_.has_fixed_user() || log_.debug_enabled())
       return user_;
     return have_user_ ? "(unknown user)" : "(null)";
   }
@@ -146,6 +152,8 @@ class authentication {
   std::optional<std::string> rhost_;
   std::optional<account_entry> account_;  // the PAM user
   std::optional<account_entry> owner_;    // the identity used for file access
+  bool pam_user_is_owner_ = false;        // owner_ is the PAM user's entry (account_ moved)
+  bool pam_user_known() const { return account_.has_value() || pam_user_is_owner_; }
   std::optional<std::string> path_;
 
   // Results of the first transaction.
@@ -237,22 +245,14 @@ bool authentication::resolve_account_and_path() {
       return false;
     }
   } else if (account_) {
-    owner_ = account_entry{account_->pw, account_->buffer};
-    // The copied passwd's strings must point into the copied buffer.
-    const auto rebase = [&](char*& field) {
-      if (field != nullptr)
-        field = owner_->buffer.data() + (field - account_->buffer.data());
-    };
-    rebase(owner_->pw.pw_name);
-    rebase(owner_->pw.pw_passwd);
-    rebase(owner_->pw.pw_gecos);
-    rebase(owner_->pw.pw_dir);
-    rebase(owner_->pw.pw_shell);
+    owner_ = std::move(account_);  // the PAM user owns its own file
+    account_.reset();
+    pam_user_is_owner_ = true;
   }
 
   if (!have_user_)
     return true;  // no path: prompt and fail
-  if (!options_.has_fixed_user() && !account_) {
+  if (!options_.has_fixed_user() && !pam_user_known()) {
     // Unknown user: prompt anyway so the answer does not reveal which accounts exist. The
     // name is not logged unless debugging: it may be a password typed into the wrong field.
     log_.error("Unknown user, asking for a code anyway");
@@ -261,7 +261,7 @@ bool authentication::resolve_account_and_path() {
   }
   std::optional<std::string> home;
   if (!options_.has_fixed_user())
-    home = std::string(account_->pw.pw_dir ? account_->pw.pw_dir : "");
+    home = std::string(owner_->pw.pw_dir ? owner_->pw.pw_dir : "");
   auto expanded = expand_secret_path(options_.secret_template, user_, home);
   if (!expanded) {
     log_.error(expanded.error().message);
@@ -493,7 +493,8 @@ int authentication::decide() {
   rhost_ = item_string(pamh_, PAM_RHOST);
   log_.debug("start of pam_pvetotp " PVETOTP_VERSION " for " + in_quotes(user_));
 
-  if (have_user_)
+  // With user= the PAM user's own entry matters only to a groups= filter.
+  if (have_user_ && (!options_.has_fixed_user() || options_.groups))
     account_ = lookup_by_name(user_);
   if (have_user_ && (options_.users || options_.groups || options_.services)) {
     const filter_decision filter =
