@@ -2,11 +2,19 @@
 # Builds the .deb, installs it with dpkg -i, logs in through a real /etc/pam.d service of its
 # own with pamtester and a code from oathtool, removes the package with dpkg -r and checks
 # that nothing it installed is left. Needs root; changes the system only for the duration.
-#   scripts/package-test.sh [BUILD_DIR]     (default build-pkg)
+#   scripts/package-test.sh [BUILD_DIR]           (default build-pkg; configured with tests off)
+#   scripts/package-test.sh --reuse BUILD_DIR     package an already built tree as it is
+#                                                 (ctest does this with the main build: only
+#                                                 the products have install rules)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "package-test: needs root, skipped"; exit 77; }
 
+reuse=false
+if [ "${1:-}" = "--reuse" ]; then
+  reuse=true
+  shift
+fi
 build_dir=${1:-build-pkg}
 service=pvetotp-pkgtest
 work=$(mktemp -d /tmp/pvetotp-pkgtest.XXXXXX)
@@ -21,9 +29,11 @@ if dpkg -s pam-pvetotp >/dev/null 2>&1; then
   echo "package-test: pam-pvetotp is already installed on this machine; not touching it" >&2
   exit 1
 fi
-cmake -S . -B "$build_dir" -DPVETOTP_BUILD_TESTS=OFF -DPVETOTP_BENCH=OFF >/dev/null
-cmake --build "$build_dir" -j"$(nproc)" >/dev/null
-(cd "$build_dir" && rm -f pam-pvetotp_*.deb && cpack -G DEB >/dev/null)
+if ! $reuse; then
+  cmake -S . -B "$build_dir" -DPVETOTP_BUILD_TESTS=OFF -DPVETOTP_BENCH=OFF >/dev/null
+  cmake --build "$build_dir" -j"$(nproc)" >/dev/null
+fi
+(cd "$build_dir" && rm -f pam-pvetotp_*.deb && cpack -G DEB >/dev/null 2>&1)
 deb=$(ls "$build_dir"/pam-pvetotp_*.deb)
 echo "package-test: built $(basename "$deb")"
 dpkg-deb -f "$deb" Depends | sed 's/^/package-test: Depends: /'

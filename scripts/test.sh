@@ -48,7 +48,11 @@ export ASAN_OPTIONS="verify_asan_link_order=0:detect_leaks=1:detect_stack_use_af
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
 export NSS_WRAPPER_DISABLE_DEEPBIND=1 PAM_WRAPPER_DISABLE_DEEPBIND=1
 status=0
-ctest --output-on-failure -j"$(nproc)" -LE '^package$' "${ctest_args[@]}" || status=$?
+# Left to the normal run: `package` (an uninstrumented .deb), `ssh` (the system's sshd cannot
+# load an ASan module) and `pmxcfs` (its LD_PRELOAD emulation of the cluster file system
+# overrides statfs, which ASan intercepts first; the cluster code itself runs here in the
+# ClusterStore unit tests).
+ctest --output-on-failure -j"$(nproc)" -LE '^(package|ssh|pmxcfs)$' "${ctest_args[@]}" || status=$?
 reports=$(find "$logs" -type f -size +0 | sort)
 if [ -n "$reports" ]; then
   echo "test.sh --sanitize: $(echo "$reports" | wc -l) process(es) wrote sanitizer reports:" >&2

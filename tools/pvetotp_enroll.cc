@@ -52,6 +52,8 @@ struct exit_request {
 }
 
 void print_secret(const totp::secret_bytes& bytes) {
+  if (bytes.empty())
+    return;  // data() is null then, which fwrite must not be given
   std::fwrite(bytes.data(), 1, bytes.size(), stdout);
 }
 

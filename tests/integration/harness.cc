@@ -470,14 +470,23 @@ pending_run world::start(const run_options& o) const {
   if (o.time) {
     env.push_back("PVETOTP_TEST_TIME=" + std::to_string(*o.time));
   }
+  // Extra variables replace defaults of the same name: a duplicated name is read as its first
+  // occurrence by getenv but its last by ld.so, so it must never be there twice.
   for (const auto& [k, v] : extra_env_) {
-    env.push_back(k + "=" + v);
+    const std::string prefix = k + "=";
+    auto same = std::find_if(env.begin(), env.end(),
+                             [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
+    if (same != env.end()) {
+      *same = prefix + v;
+    } else {
+      env.push_back(prefix + v);
+    }
   }
   // Sanitizer builds of the module need their runtime options to reach the child.
   // NSS_WRAPPER_DISABLE_DEEPBIND: nss_wrapper dlopens libc with RTLD_DEEPBIND, which ASan
   // refuses (it aborts the client); scripts/test.sh --sanitize sets it to 1 (issue 7).
-  for (const char* k : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
-                        "NSS_WRAPPER_DISABLE_DEEPBIND"}) {
+  for (const char* k :
+       {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "NSS_WRAPPER_DISABLE_DEEPBIND"}) {
     if (const char* v = std::getenv(k)) {
       env.push_back(std::string(k) + "=" + v);
     }

@@ -118,6 +118,7 @@ class pmxcfs : public ours_test {
     return {"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
             std::string("LD_PRELOAD=libnss_wrapper.so:") + PVETOTP_PMXCFS_EMU_PATH,
             "NSS_WRAPPER_PASSWD=" + w_dir() + "/passwd",
+            "NSS_WRAPPER_DISABLE_DEEPBIND=1",
             "NSS_WRAPPER_GROUP=" + w_dir() + "/group",
             "PMXEMU_ROOT=" + std::string(k_store),
             "PMXEMU_CTL=" + ctl_,
@@ -277,6 +278,7 @@ TEST_F(pmxcfs, emu_statfs_and_lock_expiry) {
   const struct timeval old[2] = {{T - 500, 0}, {T - 500, 0}};
   ASSERT_EQ(::utimes("/etc/pve/priv/lock/x", old), 0);
   auto env = emu_env("b");
+  env.push_back("NSS_WRAPPER_DISABLE_DEEPBIND=1");
   env.push_back("LD_PRELOAD=libnss_wrapper.so:" + std::string(PVETOTP_TESTSHIM_PATH) + ":" +
                 PVETOTP_PMXCFS_EMU_PATH);
   env.push_back("PVETOTP_TEST_TIME=" + std::to_string(T));
