@@ -413,6 +413,8 @@ void install_conf(const fs::path& root) {
   const fs::path conf = fs::path(PVETOTP_SOURCE_DIR) / "conf";
   const auto ow = fs::copy_options::overwrite_existing;
   fs::copy_file(conf / "pam.d/sshd", root / "etc/pam.d/sshd", ow);
+  // Empty directories do not survive a git clone: create every destination directory.
+  fs::create_directories(root / "etc/ssh/sshd_config.d");
   fs::copy_file(conf / "sshd_config.d/pvetotp.conf", root / "etc/ssh/sshd_config.d/pvetotp.conf",
                 ow);
   fs::create_directories(root / "usr/share/pam-configs");
