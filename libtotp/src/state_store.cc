@@ -3,6 +3,7 @@
 // the way.
 #include "totp/state_store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/file.h>
@@ -18,6 +19,7 @@
 #include <exception>
 #include <mutex>
 #include <new>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -607,6 +609,23 @@ status check_cluster_location(const std::string& path, file_state& state) {
   return require_mounted(*state.cluster, root, fs::directory_of(state.resolved));
 }
 
+// The last step of every open: the cluster store's own rules on the opened file, then the
+// whole content, bounded by the policy's size cap.
+status check_and_read(file_state& state, const open_policy& policy, const std::string& path) {
+  if (state.cluster) {
+    if (auto checked = check_cluster_stat(state.st, path); !checked) {
+      return checked;
+    }
+  }
+  auto content = fs::read_all_bounded(
+      state.file_fd.get(), static_cast<std::size_t>(state.st.st_size), policy.max_size, path);
+  if (!content) {
+    return std::move(content).error();
+  }
+  state.content = std::move(content).value();
+  return {};
+}
+
 status open_impl(const std::string& path, const open_policy& policy, file_state& state) {
   if (auto classified = classify_cluster(path, nullptr, policy, state); !classified) {
     return classified;
@@ -633,17 +652,9 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
       return std::move(fd).error();
     }
     state.file_fd = std::move(fd).value();
-    if (state.cluster) {
-      if (auto checked = check_cluster_stat(state.st, path); !checked) {
-        return checked;
-      }
+    if (auto read = check_and_read(state, policy, path); !read) {
+      return read;
     }
-    auto content = fs::read_all_bounded(
-        state.file_fd.get(), static_cast<std::size_t>(state.st.st_size), policy.max_size, path);
-    if (!content) {
-      return std::move(content).error();
-    }
-    state.content = std::move(content).value();
     state.snapshot_only = true;
     state.file_fd.reset();
     return {};
@@ -740,19 +751,7 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
       }
     }
   }
-  if (state.cluster) {
-    if (auto checked = check_cluster_stat(state.st, path); !checked) {
-      return checked;
-    }
-  }
-
-  auto content = fs::read_all_bounded(
-      state.file_fd.get(), static_cast<std::size_t>(state.st.st_size), policy.max_size, path);
-  if (!content) {
-    return std::move(content).error();
-  }
-  state.content = std::move(content).value();
-  return {};
+  return check_and_read(state, policy, path);
 }
 
 }  // namespace
@@ -803,6 +802,42 @@ const std::string& locked_file::resolved_path() const noexcept {
 namespace {
 
 // The rewrite itself, with every lock this handle needs already held.
+// A process killed between mkostemp and rename leaves `<name>~XXXXXX` behind. While we hold
+// the lock no writer of ours owns such a file, so after a commit the ones owned by the secret
+// file's owner and older than a minute are removed (a writer that ignores the lock, such as
+// google-authenticator's module, is never that slow, so its live temp file is left alone).
+// Best effort: a failure here changes nothing that matters.
+void remove_stale_temp_files(const std::string& resolved, uid_t owner) noexcept {
+  const std::size_t slash = resolved.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : resolved.substr(0, slash + 1);
+  const std::string base = slash == std::string::npos ? resolved : resolved.substr(slash + 1);
+  DIR* listing = ::opendir(dir.c_str());
+  if (listing == nullptr) {
+    return;
+  }
+  const std::time_t now = std::time(nullptr);
+  while (const struct dirent* entry = ::readdir(listing)) {
+    const std::string_view name(entry->d_name);
+    if (name.size() != base.size() + 7 || name.substr(0, base.size()) != base ||
+        name[base.size()] != '~') {
+      continue;
+    }
+    bool random_suffix = true;
+    for (const char c : name.substr(base.size() + 1)) {
+      random_suffix = random_suffix &&
+                      ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
+    }
+    struct stat st {};
+    if (!random_suffix ||
+        ::fstatat(::dirfd(listing), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode) || st.st_uid != owner || st.st_mtime + 60 > now) {
+      continue;
+    }
+    ::unlinkat(::dirfd(listing), entry->d_name, 0);
+  }
+  ::closedir(listing);
+}
+
 status commit_locked(file_state& state, std::span<const std::uint8_t> new_content) {
   std::string tmp_path;
   auto created = make_temp_file(state.resolved, tmp_path);
@@ -855,7 +890,11 @@ status commit_locked(file_state& state, std::span<const std::uint8_t> new_conten
   state.file_fd = std::move(keep);
   state.st = new_st;
   state.content = std::move(copy);
-  return fs::fsync_directory_of(state.resolved);
+  status synced = fs::fsync_directory_of(state.resolved);
+  if (synced) {
+    remove_stale_temp_files(state.resolved, new_st.st_uid);
+  }
+  return synced;
 }
 
 }  // namespace

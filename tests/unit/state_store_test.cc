@@ -872,6 +872,33 @@ TEST_F(StateStore, StaleTempFileDoesNotBlock) {
   EXPECT_TRUE(temp_files(dir_.path(), "secret~abc123").empty());
 }
 
+TEST_F(StateStore, CommitRemovesOnlyOldLeftoversOfThisFile) {
+  write_file(file_, "KEY\n");
+  const auto age = [](const std::string& path, int seconds) {
+    const struct timespec then[2] = {{std::time(nullptr) - seconds, 0},
+                                     {std::time(nullptr) - seconds, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), then, AT_SYMLINK_NOFOLLOW), 0);
+  };
+  const std::string old_leftover = file_ + "~Ab12cD";  // a killed writer, long ago
+  const std::string fresh = file_ + "~xyz789";         // maybe somebody writing right now
+  const std::string other_name = file_ + "~backup1";   // not our pattern (7 characters)
+  const std::string other_file = dir_.path() + "/other~abc123";
+  for (const auto& p : {old_leftover, fresh, other_name, other_file}) {
+    write_file(p, "leftover");
+  }
+  age(old_leftover, 3600);
+  age(other_name, 3600);
+  age(other_file, 3600);
+  auto f = locked_file::open(file_, default_policy());
+  ASSERT_TRUE(f) << f.error().message;
+  ASSERT_TRUE(f->commit(bytes("NEW\n")));
+  EXPECT_EQ(read_file(file_), "NEW\n");
+  EXPECT_FALSE(std::filesystem::exists(old_leftover)) << "an hour-old leftover is removed";
+  EXPECT_TRUE(std::filesystem::exists(fresh)) << "a recent temp file is left alone";
+  EXPECT_TRUE(std::filesystem::exists(other_name));
+  EXPECT_TRUE(std::filesystem::exists(other_file));
+}
+
 // ---------------------------------------------------------------------------------------
 // write_file_atomically
 
