@@ -54,6 +54,18 @@ status=0
 # ClusterStore unit tests).
 ctest --output-on-failure -j"$(nproc)" -LE '^(package|ssh|pmxcfs)$' "${ctest_args[@]}" || status=$?
 reports=$(find "$logs" -type f -size +0 | sort)
+# The robustness tests SIGKILL authenticating processes at random moments; one killed during
+# its exit-time leak check leaves only LeakSanitizer's tracer complaint. Such a file holds no
+# finding: it is shown, not counted. Any other line in it still fails the run.
+kept=""
+for f in $reports; do
+  if ! grep -qvE '^==[0-9]+==Unable to get registers from thread [0-9]+\.?$' "$f"; then
+    echo "test.sh --sanitize: ignoring $(basename "$f"): $(head -c 120 "$f") (process killed during its leak check)" >&2
+  else
+    kept="$kept $f"
+  fi
+done
+reports=$(echo $kept | tr ' ' '\n' | sed '/^$/d')
 if [ -n "$reports" ]; then
   echo "test.sh --sanitize: $(echo "$reports" | wc -l) process(es) wrote sanitizer reports:" >&2
   # Group identical reports (the same finding in many child processes) and show each once.
