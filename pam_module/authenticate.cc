@@ -510,7 +510,7 @@ int authentication::decide() {
   if (!resolve_account_and_path())
     return PAM_AUTH_ERR;
 
-  privilege_guard privileges(pamh_);
+  privilege_guard privileges;
   if (path_ && owner_) {
     if (!privileges.drop_to(owner_->pw)) {
       log_.error("Failed to change user id to " + in_quotes(owner_->pw.pw_name));
