@@ -45,7 +45,8 @@ bool privilege_guard::drop_to(const struct passwd& account) noexcept {
   if (dropped_) {
     return false;
   }
-  if (geteuid() != 0) {
+  // Not root: nothing to switch. To root (user=root, the central layout): already there.
+  if (geteuid() != 0 || account.pw_uid == 0) {
     return true;
   }
   std::vector<gid_t> wanted;
