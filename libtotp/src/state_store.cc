@@ -17,8 +17,10 @@
 #include <cstdlib>
 #include <ctime>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -235,6 +237,17 @@ bool lexically_under(const std::string& path, const std::string& root) {
          path[root.size()] == '/';
 }
 
+// realpath(3) as a std::string; nullopt with errno set when it fails. The malloc'd result is
+// freed on every path, also when the copy throws.
+std::optional<std::string> realpath_of(const std::string& path) {
+  std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(path.c_str(), nullptr),
+                                                       &std::free);
+  if (!resolved) {
+    return std::nullopt;
+  }
+  return std::string(resolved.get());
+}
+
 // The root as the kernel names it, so it compares with realpath() results; the lexical form
 // when it cannot be resolved (not there at all: then it is not mounted either).
 std::string canonical_root(const cluster_store& store) {
@@ -251,18 +264,11 @@ std::string canonical_root(const cluster_store& store) {
       return cached_canonical;
     }
   }
-  char* resolved = ::realpath(lexical.c_str(), nullptr);
-  if (resolved == nullptr) {
+  std::optional<std::string> resolved = realpath_of(lexical);
+  if (!resolved) {
     return lexical;
   }
-  std::string out;
-  try {
-    out = resolved;
-  } catch (...) {
-    std::free(resolved);
-    throw;
-  }
-  std::free(resolved);
+  const std::string out = std::move(*resolved);
   std::lock_guard<std::mutex> guard(cache_mutex);
   cached_lexical = lexical;
   cached_canonical = out;
@@ -550,22 +556,14 @@ result<std::string> resolve(const std::string& path) {
   if (!S_ISLNK(link_st.st_mode)) {
     return path;
   }
-  char* resolved = ::realpath(path.c_str(), nullptr);
-  if (resolved == nullptr) {
+  std::optional<std::string> resolved = realpath_of(path);
+  if (!resolved) {
     if (errno == ENOENT) {
       return not_found_error(path);
     }
     return io_error("realpath", path, errno);
   }
-  std::string out;
-  try {
-    out = resolved;
-  } catch (...) {
-    std::free(resolved);
-    throw;
-  }
-  std::free(resolved);
-  return out;
+  return std::move(*resolved);
 }
 
 // Decides whether `path` is in the cluster store and, if so, that the store is usable and
