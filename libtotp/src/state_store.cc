@@ -84,6 +84,11 @@ status check_stat(const struct stat& st, const open_policy& policy, const std::s
   return {};
 }
 
+error lock_timeout_error(std::chrono::milliseconds timeout, const std::string& path) {
+  return make_error(error_code::lock_timeout, "Timed out after " + std::to_string(timeout.count()) +
+                                                  " ms waiting for the lock on \"" + path + "\"");
+}
+
 // flock with a bounded wait. Non-blocking attempts with a growing pause instead of a
 // blocking flock() plus alarm(): a PAM module must not touch the host's signal handlers or
 // timers, and the pauses start short because the lock is normally held for well under a
@@ -112,9 +117,7 @@ status flock_until(int fd, clock_type::time_point deadline, const std::string& d
     }
     const auto now = clock_type::now();
     if (now >= deadline) {
-      return make_error(error_code::lock_timeout,
-                        "Timed out after " + std::to_string(timeout.count()) +
-                            " ms waiting for the lock on \"" + display_path + "\"");
+      return lock_timeout_error(timeout, display_path);
     }
     const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now);
     std::this_thread::sleep_for(left < pause ? left : pause);
@@ -607,6 +610,22 @@ status check_cluster_location(const std::string& path, file_state& state) {
   return require_mounted(*state.cluster, root, fs::directory_of(state.resolved));
 }
 
+// Other nodes do not see our flock: on the cluster store the mkdir lock is taken too, and
+// kept in `state` until the commit (or the handle) releases it. No-op elsewhere.
+status take_cluster_lock(file_state& state, clock_type::time_point deadline,
+                         std::chrono::milliseconds timeout, const std::string& path) {
+  if (!state.cluster) {
+    return {};
+  }
+  auto held = acquire_cluster_lock(*state.cluster, state.cluster_root, state.resolved, deadline,
+                                   timeout, path);
+  if (!held) {
+    return std::move(held).error();
+  }
+  state.cluster_held = std::move(held).value();
+  return {};
+}
+
 // The last step of every open: the cluster store's own rules on the opened file, then the
 // whole content, bounded by the policy's size cap.
 status check_and_read(file_state& state, const open_policy& policy, const std::string& path) {
@@ -689,13 +708,8 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
       return std::move(locked).error();
     }
     // Other nodes do not see our flock: the cluster lock comes next, before the read.
-    if (state.cluster) {
-      auto held = acquire_cluster_lock(*state.cluster, state.cluster_root, state.resolved, deadline,
-                                       timeout, path);
-      if (!held) {
-        return std::move(held).error();
-      }
-      state.cluster_held = std::move(held).value();
+    if (auto held = take_cluster_lock(state, deadline, timeout, path); !held) {
+      return held;
     }
     auto fd = open_secret(state.resolved, path, policy, state.st);
     if (!fd) {
@@ -727,20 +741,15 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
         break;
       }
       if (clock_type::now() >= deadline) {
-        return make_error(error_code::lock_timeout,
-                          "Timed out after " + std::to_string(timeout.count()) +
-                              " ms waiting for the lock on \"" + path + "\"");
+        return lock_timeout_error(timeout, path);
       }
     }
     if (state.cluster) {
       // The file was opened before the cluster lock here, so another node may have replaced
       // it in between; reading the old inode would resurrect used codes.
-      auto held = acquire_cluster_lock(*state.cluster, state.cluster_root, state.resolved, deadline,
-                                       timeout, path);
-      if (!held) {
-        return std::move(held).error();
+      if (auto held = take_cluster_lock(state, deadline, timeout, path); !held) {
+        return held;
       }
-      state.cluster_held = std::move(held).value();
       struct stat now {};
       if (::stat(state.resolved.c_str(), &now) != 0 || !same_inode(now, state.st)) {
         return make_error(error_code::changed, "Secret file \"" + path +
