@@ -134,10 +134,13 @@ class authentication {
     const totp::secret_bytes* input = nullptr;
     std::vector<std::pair<int, std::string>> lines;
   };
+  // `prepared`: a session already begun on this very state (else one is begun here).
   evaluation evaluate(totp::secret_file& state, const std::vector<code_source>& sources,
-                      bool last_round, std::uint64_t now) const;
+                      bool last_round, std::uint64_t now,
+                      totp::verification_session* prepared = nullptr) const;
   verdict conclude(const evaluation& e, bool written);
   bool snapshot_is_current() const;
+  totp::verify_options verify_policy() const;
   verdict transaction_verify(const std::vector<code_source>& sources, bool last_round);
   std::optional<totp::secret_bytes> prompt_for_code();
 
@@ -158,7 +161,11 @@ class authentication {
 
   // Results of the first transaction.
   std::optional<totp::secret_file> snapshot_;
-  std::optional<struct stat> snapshot_stat_;  // set when the snapshot was read without a write
+  // The unlocked read behind snapshot_, kept open so that snapshot_is_current() costs one
+  // fstat; empty when the snapshot came from a locked read (RATE_LIMIT).
+  std::optional<totp::locked_file> snapshot_file_;
+  // Begun on snapshot_ when its secret was validated, for the optimistic decision.
+  std::optional<totp::verification_session> snapshot_session_;
   bool usable_secret_ = false;
   bool missing_nullok_ = false;
   bool deny_without_prompt_ = false;
@@ -256,7 +263,7 @@ bool authentication::resolve_account_and_path() {
     // Unknown user: prompt anyway so the answer does not reveal which accounts exist. The
     // name is not logged unless debugging: it may be a password typed into the wrong field.
     log_.error("Unknown user, asking for a code anyway");
-    log_.debug("user(" + in_quotes(user_) + ") not found");
+    log_.debug([&] { return "user(" + in_quotes(user_) + ") not found"; });
     return true;
   }
   std::optional<std::string> home;
@@ -285,15 +292,15 @@ void authentication::transaction_before_prompt() {
     log_open_failure(file.error());
     return;
   }
-  log_.debug(in_quotes(*path_) + " read");
+  log_.debug([&] { return in_quotes(*path_) + " read"; });
   auto parsed = totp::secret_file::parse(file->content().clone(), *path_);
   if (!parsed) {
     log_.error(parsed.error().message);
     return;
   }
   if (!parsed->option("RATE_LIMIT")) {
-    snapshot_stat_ = file->file_stat();
     snapshot_ = std::move(parsed).value();
+    snapshot_file_ = std::move(file).value();
     return;
   }
 
@@ -322,7 +329,7 @@ void authentication::transaction_before_prompt() {
     }
     rate_limited_ = *decision == totp::rate_limit_decision::exceeded;
   }
-  snapshot_ = std::move(parsed).value();  // no snapshot_stat_: verification takes the lock
+  snapshot_ = std::move(parsed).value();  // no snapshot_file_: verification takes the lock
 }
 
 std::optional<totp::secret_bytes> authentication::prompt_for_code() {
@@ -343,18 +350,30 @@ std::optional<totp::secret_bytes> authentication::prompt_for_code() {
   return answer;
 }
 
-authentication::evaluation authentication::evaluate(totp::secret_file& state,
-                                                    const std::vector<code_source>& sources,
-                                                    bool last_round, std::uint64_t now) const {
-  evaluation e;
+totp::verify_options authentication::verify_policy() const {
   totp::verify_options policy;
   policy.skew_adjust = options_.skew_adjust;
   policy.increment_hotp_on_failure = options_.increment_hotp_on_failure;
-  auto session = totp::verification_session::begin(state, now, policy);
-  if (!session) {
-    e.lines.push_back({LOG_ERR, session.error().message});
-    return e;
+  return policy;
+}
+
+authentication::evaluation authentication::evaluate(totp::secret_file& state,
+                                                    const std::vector<code_source>& sources,
+                                                    bool last_round, std::uint64_t now,
+                                                    totp::verification_session* prepared) const {
+  evaluation e;
+  std::optional<totp::verification_session> begun;
+  if (prepared == nullptr) {
+    auto session = totp::verification_session::begin(state, now, verify_policy());
+    if (!session) {
+      e.lines.push_back({LOG_ERR, session.error().message});
+      return e;
+    }
+    begun = std::move(session).value();
+    prepared = &*begun;
   }
+  totp::verification_session* const session = prepared;
+  session->set_now(now);
   bool stop = false;
   for (const code_source& source : sources) {
     if (stop)
@@ -416,9 +435,9 @@ verdict authentication::conclude(const evaluation& e, bool written) {
       log_.info(text);
   }
   if (written)
-    log_.debug(in_quotes(*path_) + " written");
+    log_.debug([&] { return in_quotes(*path_) + " written"; });
   else if (!e.accepted && !e.pending)
-    log_.debug("no scratch code used from " + in_quotes(*path_));
+    log_.debug([&] { return "no scratch code used from " + in_quotes(*path_); });
   if (e.accepted) {
     accepted_prefix_ = e.prefix;
     accepted_input_ = e.input;
@@ -428,15 +447,7 @@ verdict authentication::conclude(const evaluation& e, bool written) {
 }
 
 bool authentication::snapshot_is_current() const {
-  if (!snapshot_stat_)
-    return false;
-  struct stat now {};
-  if (::stat(path_->c_str(), &now) != 0)
-    return false;
-  const struct stat& then = *snapshot_stat_;
-  return now.st_dev == then.st_dev && now.st_ino == then.st_ino && now.st_size == then.st_size &&
-         now.st_mtim.tv_sec == then.st_mtim.tv_sec && now.st_mtim.tv_nsec == then.st_mtim.tv_nsec &&
-         now.st_ctim.tv_sec == then.st_ctim.tv_sec && now.st_ctim.tv_nsec == then.st_ctim.tv_nsec;
+  return snapshot_file_ && snapshot_file_->still_current();
 }
 
 verdict authentication::transaction_verify(const std::vector<code_source>& sources,
@@ -448,10 +459,15 @@ verdict authentication::transaction_verify(const std::vector<code_source>& sourc
   // version we read, the decision is the one the locked path would make, without taking the
   // lock or reading again. Anything that writes (scratch code, reuse list, HOTP counter, skew
   // evidence, grace entry) goes through the lock and is decided again on the fresh state.
-  if (snapshot_ && snapshot_stat_) {
+  if (snapshot_ && snapshot_file_) {
     auto copy = totp::secret_file::parse(snapshot_->bytes().clone(), *path_);
     if (copy) {
-      evaluation e = evaluate(*copy, sources, last_round, now);
+      // The session begun on the snapshot before the prompt (keyed once) serves this one
+      // decision; a session remembers failed HOTP candidates, so it is not used twice.
+      std::optional<totp::verification_session> prepared = std::move(snapshot_session_);
+      snapshot_session_.reset();
+      evaluation e =
+          evaluate(*copy, sources, last_round, now, prepared ? &*prepared : nullptr);
       if ((e.pending || !copy->modified()) && snapshot_is_current())
         return conclude(e, false);
     }
@@ -491,7 +507,7 @@ int authentication::decide() {
   }
   service_ = item_string(pamh_, PAM_SERVICE).value_or("");
   rhost_ = item_string(pamh_, PAM_RHOST);
-  log_.debug("start of pam_pvetotp " PVETOTP_VERSION " for " + in_quotes(user_));
+  log_.debug([&] { return "start of pam_pvetotp " PVETOTP_VERSION " for " + in_quotes(user_); });
 
   // With user= the PAM user's own entry matters only to a groups= filter.
   if (have_user_ && (!options_.has_fixed_user() || options_.groups))
@@ -502,7 +518,7 @@ int authentication::decide() {
     for (const std::string& warning : filter.warnings)
       log_.warning(warning);
     if (!filter.applies) {
-      log_.debug("skipped for " + in_quotes(user_) + ": " + filter.reason);
+      log_.debug([&] { return "skipped for " + in_quotes(user_) + ": " + filter.reason; });
       return PAM_IGNORE;
     }
   }
@@ -535,7 +551,18 @@ int authentication::decide() {
       return PAM_AUTH_ERR;
 
     if (snapshot_) {
-      // Validate what the verifier will need without keying HMAC twice per login.
+      // Begin the verification session now: it validates the secret, DIGITS and ALGORITHM
+      // and keys HMAC once, and the decision after the prompt reuses it. Only when it fails
+      // are the parts looked at one by one, for the log line.
+      if (auto session = totp::verification_session::begin(*snapshot_, 0, verify_policy())) {
+        code_digits_ = session->digits();
+        usable_secret_ = true;
+        if (snapshot_file_)
+          snapshot_session_ = std::move(session).value();
+        log_.debug([&] { return "shared secret in " + in_quotes(*path_) + " processed"; });
+      }
+    }
+    if (snapshot_ && !usable_secret_) {
       auto key = snapshot_->key();
       auto digits = snapshot_->digits();
       auto algorithm = snapshot_->algorithm();
@@ -549,12 +576,12 @@ int authentication::decide() {
       } else {
         usable_secret_ = true;
         code_digits_ = *digits;
-        log_.debug("shared secret in " + in_quotes(*path_) + " processed");
+        log_.debug([&] { return "shared secret in " + in_quotes(*path_) + " processed"; });
       }
     }
     if (!usable_secret_)
       log_.warning("No secret configured for user " + logged_user() + ", asking for code anyway.");
-    log_.debug("pam_pvetotp for host " + in_quotes(rhost_.value_or("(null)")));
+    log_.debug([&] { return "pam_pvetotp for host " + in_quotes(rhost_.value_or("(null)")); });
 
     verdict outcome = verdict::rejected;
     std::optional<totp::secret_bytes> authtok;

@@ -6,6 +6,7 @@
 #include <security/pam_ext.h>
 #include <syslog.h>
 
+#include <concepts>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,13 @@ class logger {
   void info(std::string_view message) const noexcept { write(LOG_INFO, message); }
   // `debug: <message>` at LOG_INFO, only with the `debug` option (as the reference does).
   void debug(std::string_view message) const noexcept;
+  // The same, with the message built only when debugging is on: most lines name paths and
+  // users, and building them on every login would cost allocations nobody reads.
+  template <std::invocable Make>
+  void debug(Make&& make) const {
+    if (debug_)
+      debug(std::string_view(make()));
+  }
 
  private:
   void write(int priority, std::string_view message) const noexcept;

@@ -254,9 +254,12 @@ std::optional<std::string> realpath_of(const std::string& path) {
 // The root as the kernel names it, so it compares with realpath() results; the lexical form
 // when it cannot be resolved (not there at all: then it is not mounted either).
 std::string canonical_root(const cluster_store& store) {
-  // Cached per process: resolving it on every open cost two readlink calls per component on
-  // every login, and the mount point of the cluster store does not move. A root that cannot
-  // be resolved is not cached (it may appear later).
+  // Cached per process, the answer "not there" included: resolving it cost two readlink
+  // calls per open on every login of a host without Proxmox VE. The cached answer can only
+  // go stale if the root is later created *as a symbolic link* and a secret path names the
+  // link's target; a root that appears as the usual directory (pve-cluster installed, pmxcfs
+  // mounted) resolves to its lexical form, which is what was cached. Paths that name the
+  // root itself are always recognised lexically.
   static std::mutex cache_mutex;
   static std::string cached_lexical;
   static std::string cached_canonical;
@@ -268,10 +271,7 @@ std::string canonical_root(const cluster_store& store) {
     }
   }
   std::optional<std::string> resolved = realpath_of(lexical);
-  if (!resolved) {
-    return lexical;
-  }
-  const std::string out = std::move(*resolved);
+  std::string out = resolved ? std::move(*resolved) : lexical;
   std::lock_guard<std::mutex> guard(cache_mutex);
   cached_lexical = lexical;
   cached_canonical = out;
@@ -547,9 +547,11 @@ result<fs::unique_fd> open_secret(const std::string& resolved, const std::string
 // The file to read, lock and replace. Only a symbolic link in the last component changes
 // that (the lock file and the temp file must sit beside the real file); links in parent
 // directories lead to the same directory either way, so the common case costs one lstat
-// instead of realpath's readlink per component.
-result<std::string> resolve(const std::string& path) {
+// instead of realpath's readlink per component. For a path that is not a link, `*st`
+// receives the lstat result (then the same as stat's).
+result<std::string> resolve(const std::string& path, struct stat* st, bool& was_link) {
   struct stat link_st {};
+  was_link = false;
   if (::lstat(path.c_str(), &link_st) != 0) {
     if (errno == ENOENT) {
       return not_found_error(path);
@@ -557,8 +559,10 @@ result<std::string> resolve(const std::string& path) {
     return io_error("lstat", path, errno);
   }
   if (!S_ISLNK(link_st.st_mode)) {
+    *st = link_st;
     return path;
   }
+  was_link = true;
   std::optional<std::string> resolved = realpath_of(path);
   if (!resolved) {
     if (errno == ENOENT) {
@@ -643,11 +647,58 @@ status check_and_read(file_state& state, const open_policy& policy, const std::s
   return {};
 }
 
+// A snapshot of a file outside the cluster store, in the fewest system calls: open the path
+// itself with O_NOFOLLOW (so no lstat first), fstat, read. The descriptor is kept, which
+// lets still_current() check the file with an fstat instead of a path walk. Returns false,
+// with nothing done, when the last component is a symbolic link: the caller then takes the
+// general path, which resolves it.
+result<bool> open_plain_snapshot(const std::string& path, const open_policy& policy,
+                                 file_state& state) {
+  fs::unique_fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) {
+    const int err = errno;
+    if (err == ELOOP) {
+      return false;
+    }
+    if (err == ENOENT) {
+      return not_found_error(path);
+    }
+    return io_error("open", path, err);
+  }
+  if (::fstat(fd.get(), &state.st) != 0) {
+    return io_error("fstat", path, errno);
+  }
+  if (auto checked = check_stat(state.st, policy, path); !checked) {
+    return std::move(checked).error();
+  }
+  state.path = path;
+  state.resolved = path;
+  state.file_fd = std::move(fd);
+  if (auto read = check_and_read(state, policy, path); !read) {
+    return std::move(read).error();
+  }
+  state.snapshot_only = true;
+  return true;
+}
+
 status open_impl(const std::string& path, const open_policy& policy, file_state& state) {
   if (auto classified = classify_cluster(path, nullptr, policy, state); !classified) {
     return classified;
   }
-  auto resolved = resolve(path);
+  if (!policy.lock && !state.cluster) {
+    // Not in the store by its name. If the name is not a symbolic link either, the
+    // classification after resolving would see the same path and decide the same.
+    auto opened = open_plain_snapshot(path, policy, state);
+    if (!opened) {
+      return std::move(opened).error();
+    }
+    if (*opened) {
+      return {};
+    }
+  }
+  struct stat pre {};
+  bool was_link = false;
+  auto resolved = resolve(path, &pre, was_link);
   if (!resolved) {
     return std::move(resolved).error();
   }
@@ -673,12 +724,11 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
       return read;
     }
     state.snapshot_only = true;
-    state.file_fd.reset();
     return {};
   }
 
-  struct stat pre {};
-  if (::stat(state.resolved.c_str(), &pre) != 0) {
+  // The lstat above already described the file unless the name was a link.
+  if (was_link && ::stat(state.resolved.c_str(), &pre) != 0) {
     if (errno == ENOENT) {
       return not_found_error(path);
     }
@@ -804,6 +854,34 @@ const std::string& locked_file::path() const noexcept {
 }
 const std::string& locked_file::resolved_path() const noexcept {
   return impl_ ? impl_->resolved : empty_string;
+}
+
+bool locked_file::still_current() const noexcept {
+  if (!impl_ || !impl_->file_fd) {
+    return false;
+  }
+  const struct stat& then = impl_->st;
+  struct stat now {};
+  if (::fstat(impl_->file_fd.get(), &now) != 0) {
+    return false;
+  }
+  // Writing, chmod, chown, link and unlink all move ctime; a rename over the path unlinks
+  // this inode (link count 0, ctime moved).
+  const bool same = now.st_ino == then.st_ino && now.st_dev == then.st_dev &&
+                    now.st_size == then.st_size && now.st_nlink != 0 &&
+                    now.st_nlink == then.st_nlink && now.st_mtim.tv_sec == then.st_mtim.tv_sec &&
+                    now.st_mtim.tv_nsec == then.st_mtim.tv_nsec &&
+                    now.st_ctim.tv_sec == then.st_ctim.tv_sec &&
+                    now.st_ctim.tv_nsec == then.st_ctim.tv_nsec;
+  if (!same) {
+    return false;
+  }
+  if (impl_->resolved == impl_->path) {
+    return true;
+  }
+  // Reached through a symbolic link: the link itself may have been pointed elsewhere.
+  struct stat named {};
+  return ::stat(impl_->path.c_str(), &named) == 0 && same_inode(named, now);
 }
 
 namespace {

@@ -324,16 +324,18 @@ check_result verification_session::impl::check_totp(secret_file& file, std::uint
 
   std::uint64_t found = 0, matched = 0;
   if (centre) {
-    // Every code of the window is computed; the first matching offset (in increasing
-    // order) is kept, as the reference's early exit would have chosen it.
-    for (std::int64_t i = lo; i <= hi; ++i) {
+    // Increasing offsets, stopping at the first match: the reference records that step
+    // under DISALLOW_REUSE, and recording a later one of two colliding steps would let the
+    // code be replayed. Stopping early reveals only which step the caller's own correct
+    // code belonged to; a wrong code still costs every code of the window.
+    for (std::int64_t i = lo; i <= hi && found == 0; ++i) {
       auto c = code_at(*centre, i);
       if (!c)
         return make_config_error(std::move(c).error());
       if (!c->has_value())
         continue;
       const std::uint64_t eq = widen_mask(equal_mask(**c, code));
-      matched = select(eq & ~found, *centre + static_cast<std::uint64_t>(i), matched);
+      matched = select(eq, *centre + static_cast<std::uint64_t>(i), matched);
       found |= eq;
     }
   }
@@ -474,6 +476,11 @@ void verification_session::finish(secret_file& file) {
 
 int verification_session::digits() const noexcept {
   return impl_ ? impl_->digits : kMinDigits;
+}
+
+void verification_session::set_now(std::uint64_t now) noexcept {
+  if (impl_)
+    impl_->now = now;
 }
 
 verification_session::verification_session(verification_session&&) noexcept = default;

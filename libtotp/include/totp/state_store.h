@@ -93,6 +93,14 @@ class locked_file {
   const std::string& path() const noexcept;           // as given
   const std::string& resolved_path() const noexcept;  // the file actually read and replaced
 
+  // True when the file read at open() is, as far as its metadata shows, unchanged and still
+  // the file the path names: same inode, size, mtime, ctime and link count (a rename over
+  // the path or an unlink drops the count and moves ctime; so does any write, chmod or
+  // chown). One fstat on the descriptor kept from open(), plus a stat of the path when it
+  // was reached through a symbolic link (the link may have been re-pointed). Meant for a
+  // snapshot (lock == false) whose decision needs no write.
+  bool still_current() const noexcept;
+
   // Atomic replace (see above). The lock stays held until destruction. Each failing step
   // gives io with errno and a message naming the step, e.g. `fsync("<tmp>"): No space left
   // on device`.

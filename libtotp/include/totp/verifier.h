@@ -62,8 +62,8 @@ class verification_session {
 
   // `code` typed with `code_length` digits (6..8). Order: scratch codes (only 8-digit
   // candidates in [10^7, 10^8)) -> HOTP when HOTP_COUNTER >= 1 -> TOTP when `" TOTP_AUTH`;
-  // candidates >= 10^digits skip HOTP/TOTP. TOTP: window around step+TIME_SKEW, all codes
-  // computed; DISALLOW_REUSE checked and updated (resync codes recorded too); skew search
+  // candidates >= 10^digits skip HOTP/TOTP. TOTP: window around step+TIME_SKEW, in increasing
+  // order up to the first match; DISALLOW_REUSE checked and updated (resync codes recorded too); skew search
   // over +-1499 steps (always 3000 codes) unless disabled. HOTP: counters c..c+w-1.
   check_result try_code(secret_file& file, std::uint32_t code, int code_length);
 
@@ -72,6 +72,9 @@ class verification_session {
   void finish(secret_file& file);
 
   int digits() const noexcept;  // code length for TOTP/HOTP candidates (DIGITS, default 6)
+  // The time TOTP codes are checked against. A session may be begun (keyed, validated)
+  // before the user is prompted and given the time once the answer is there.
+  void set_now(std::uint64_t now) noexcept;
 
   verification_session(verification_session&&) noexcept;
   verification_session& operator=(verification_session&&) noexcept;
