@@ -468,10 +468,16 @@ verdict authentication::transaction_verify(const std::vector<code_source>& sourc
       snapshot_session_.reset();
       evaluation e =
           evaluate(*copy, sources, last_round, now, prepared ? &*prepared : nullptr);
-      if ((e.pending || !copy->modified()) && snapshot_is_current())
+      if ((e.pending || !copy->modified()) && snapshot_is_current()) {
+        if (last_round)
+          snapshot_file_.reset();
         return conclude(e, false);
+      }
     }
   }
+  // Closed before the locked read: the rename of a commit should free the old inode, not
+  // leave it to our close later.
+  snapshot_file_.reset();
 
   auto file = totp::locked_file::open(*path_, file_policy());
   if (!file) {

@@ -547,11 +547,9 @@ result<fs::unique_fd> open_secret(const std::string& resolved, const std::string
 // The file to read, lock and replace. Only a symbolic link in the last component changes
 // that (the lock file and the temp file must sit beside the real file); links in parent
 // directories lead to the same directory either way, so the common case costs one lstat
-// instead of realpath's readlink per component. For a path that is not a link, `*st`
-// receives the lstat result (then the same as stat's).
-result<std::string> resolve(const std::string& path, struct stat* st, bool& was_link) {
+// instead of realpath's readlink per component.
+result<std::string> resolve(const std::string& path) {
   struct stat link_st {};
-  was_link = false;
   if (::lstat(path.c_str(), &link_st) != 0) {
     if (errno == ENOENT) {
       return not_found_error(path);
@@ -559,10 +557,8 @@ result<std::string> resolve(const std::string& path, struct stat* st, bool& was_
     return io_error("lstat", path, errno);
   }
   if (!S_ISLNK(link_st.st_mode)) {
-    *st = link_st;
     return path;
   }
-  was_link = true;
   std::optional<std::string> resolved = realpath_of(path);
   if (!resolved) {
     if (errno == ENOENT) {
@@ -696,9 +692,7 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
       return {};
     }
   }
-  struct stat pre {};
-  bool was_link = false;
-  auto resolved = resolve(path, &pre, was_link);
+  auto resolved = resolve(path);
   if (!resolved) {
     return std::move(resolved).error();
   }
@@ -727,8 +721,8 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
     return {};
   }
 
-  // The lstat above already described the file unless the name was a link.
-  if (was_link && ::stat(state.resolved.c_str(), &pre) != 0) {
+  struct stat pre {};
+  if (::stat(state.resolved.c_str(), &pre) != 0) {
     if (errno == ENOENT) {
       return not_found_error(path);
     }
