@@ -434,6 +434,94 @@ TEST_F(StateStore, SymlinkIsReadThroughAndStaysASymlink) {
 }
 
 // ---------------------------------------------------------------------------------------
+// snapshots (lock == false) and still_current()
+
+open_policy snapshot_policy() {
+  open_policy policy = default_policy();
+  policy.lock = false;
+  return policy;
+}
+
+TEST_F(StateStore, SnapshotTakesNoLockAndRefusesCommit) {
+  write_file(file_, "JBSWY3DPEHPK3PXP\n");
+  auto f = locked_file::open(file_, snapshot_policy());
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->content().view(), "JBSWY3DPEHPK3PXP\n");
+  EXPECT_EQ(list_dir(dir_.path()), (std::vector<std::string>{"secret"}));  // no lock file
+  EXPECT_TRUE(f->still_current());
+  EXPECT_FALSE(f->commit(bytes("X\n")));
+  EXPECT_EQ(read_file(file_), "JBSWY3DPEHPK3PXP\n");
+}
+
+TEST_F(StateStore, SnapshotKeepsTheChecksOfALockedOpen) {
+  write_file(file_, "JBSWY3DPEHPK3PXP\n", 0640);
+  auto loose = locked_file::open(file_, snapshot_policy());
+  ASSERT_FALSE(loose);
+  EXPECT_EQ(loose.error().code, error_code::bad_permissions);
+  ASSERT_EQ(::unlink(file_.c_str()), 0);
+  auto missing = locked_file::open(file_, snapshot_policy());
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, error_code::not_found);
+  ASSERT_EQ(::mkfifo(file_.c_str(), 0600), 0);
+  auto fifo = locked_file::open(file_, snapshot_policy());
+  ASSERT_FALSE(fifo);
+  EXPECT_EQ(fifo.error().code, error_code::not_regular);
+}
+
+TEST_F(StateStore, SnapshotIsNoLongerCurrentAfterARenameOver) {
+  write_file(file_, "JBSWY3DPEHPK3PXP\n");
+  auto f = locked_file::open(file_, snapshot_policy());
+  ASSERT_TRUE(f) << f.error().message;
+  // Same bytes, new inode: what every writer (ours, the reference, an editor) does.
+  const std::string other = dir_.file("other");
+  write_file(other, "JBSWY3DPEHPK3PXP\n");
+  ASSERT_EQ(::rename(other.c_str(), file_.c_str()), 0);
+  EXPECT_FALSE(f->still_current());
+}
+
+TEST_F(StateStore, SnapshotIsNoLongerCurrentAfterAnEditInPlace) {
+  write_file(file_, "JBSWY3DPEHPK3PXP\n");
+  auto f = locked_file::open(file_, snapshot_policy());
+  ASSERT_TRUE(f) << f.error().message;
+  {
+    std::ofstream out(file_, std::ios::binary | std::ios::app);
+    out << "\" TOTP_AUTH\n";
+  }
+  EXPECT_FALSE(f->still_current());
+}
+
+TEST_F(StateStore, SnapshotIsNoLongerCurrentAfterUnlinkOrChmod) {
+  write_file(file_, "JBSWY3DPEHPK3PXP\n");
+  auto removed = locked_file::open(file_, snapshot_policy());
+  ASSERT_TRUE(removed) << removed.error().message;
+  ASSERT_EQ(::unlink(file_.c_str()), 0);
+  EXPECT_FALSE(removed->still_current());
+
+  write_file(file_, "JBSWY3DPEHPK3PXP\n");
+  auto chmodded = locked_file::open(file_, snapshot_policy());
+  ASSERT_TRUE(chmodded) << chmodded.error().message;
+  ASSERT_EQ(::chmod(file_.c_str(), 0400), 0);
+  EXPECT_FALSE(chmodded->still_current());
+}
+
+TEST_F(StateStore, SnapshotThroughASymlinkNoticesTheLinkBeingRepointed) {
+  const std::string first = dir_.file("first");
+  const std::string second = dir_.file("second");
+  write_file(first, "JBSWY3DPEHPK3PXP\n");
+  write_file(second, "JBSWY3DPEHPK3PXP\n");
+  ASSERT_EQ(::symlink("first", file_.c_str()), 0);
+  auto f = locked_file::open(file_, snapshot_policy());
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->resolved_path(), first);
+  EXPECT_TRUE(f->still_current());
+  // The target itself is untouched; only the link now names another file.
+  const std::string link2 = dir_.file("link2");
+  ASSERT_EQ(::symlink("second", link2.c_str()), 0);
+  ASSERT_EQ(::rename(link2.c_str(), file_.c_str()), 0);
+  EXPECT_FALSE(f->still_current());
+}
+
+// ---------------------------------------------------------------------------------------
 // commit
 
 TEST_F(StateStore, CommitReplacesContentAndKeepsMode) {
