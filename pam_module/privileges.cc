@@ -46,7 +46,7 @@ bool privilege_guard::drop_to(const struct passwd& account) noexcept {
     return false;
   }
   // Not root: nothing to switch. To root (user=root, the central layout): already there.
-  if (geteuid() != 0 || account.pw_uid == 0) {
+  if (account.pw_uid == 0 || geteuid() != 0) {
     return true;
   }
   std::vector<gid_t> wanted;
