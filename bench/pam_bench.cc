@@ -248,58 +248,34 @@ void run_iterations(sequential_case& c, int module, int count, bool record) {
   }
 }
 
-// --- the I/O floor of (b) -----------------------------------------------------------------
-// The bare system calls of the two rewrites, without any module: the reference's (temp file,
-// write, fsync, rename) and ours (the same, then fsync of the directory, so that the rename
-// itself survives a crash). Run interleaved in the benchmark's own directory, this is the
-// ratio no implementation of "also fsync the directory" can go below on this disk.
-struct io_floor_samples {
-  std::vector<double> reference, ours;
+// --- floors: the bare system calls behind (a) and (b), no module at all -------------------
+// Two variants of one sequence, timed in alternating blocks like the modules are; the first
+// vector is ours' variant, the second the reference's.
+struct floor_samples {
+  std::vector<double> ours, reference;
 };
 
-void one_rewrite(const std::string& dir, bool sync_directory) {
-  const std::string target = dir + "/io-floor";
-  const std::string temp = target + "~tmp";
-  const std::string content = hotp_file();
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0)
-    die("io floor: cannot create " + temp + ": " + std::strerror(errno));
-  if (::write(fd, content.data(), content.size()) != static_cast<ssize_t>(content.size()) ||
-      ::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(temp.c_str(), target.c_str()) != 0)
-    die("io floor: rewrite failed: " + std::string(std::strerror(errno)));
-  if (sync_directory) {
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || ::fsync(dfd) != 0)
-      die("io floor: directory fsync failed: " + std::string(std::strerror(errno)));
-    ::close(dfd);
-  }
-}
-
-io_floor_samples measure_io_floor(const std::string& dir, int blocks, int per_block) {
-  io_floor_samples out;
-  for (int i = 0; i < 10; ++i)  // warm-up
-    one_rewrite(dir, i % 2 == 0);
+template <class Run>  // Run(bool ours_variant)
+floor_samples measure_floor(int blocks, int per_block, int warmup, Run run) {
+  floor_samples out;
+  for (int i = 0; i < warmup; ++i)
+    run(i % 2 == 0);
   for (int b = 0; b < blocks; ++b) {
-    for (const bool sync_directory : {b % 2 == 0, b % 2 != 0}) {
+    for (const bool ours_variant : {b % 2 == 0, b % 2 != 0}) {
       for (int i = 0; i < per_block; ++i) {
         const double t0 = now_us();
-        one_rewrite(dir, sync_directory);
-        (sync_directory ? out.ours : out.reference).push_back(now_us() - t0);
+        run(ours_variant);
+        (ours_variant ? out.ours : out.reference).push_back(now_us() - t0);
       }
     }
   }
   return out;
 }
 
-// --- the system-call floor of (a) ---------------------------------------------------------
-// What any module must do for a correct TOTP code with `user=root secret=<file>`: look up
-// the account named by user= (NSS: for "files", a stat of nsswitch.conf and an open, read
-// and close of /etc/passwd) and read the secret file once. The reference looks the account
-// up twice (before and after reading the file); the "reference" column here is that floor.
-struct syscall_floor_samples {
-  std::vector<double> one_lookup, two_lookups;
-};
-
+// (a): what any module must do for a correct TOTP code with `user=root secret=<file>`: look
+// up the account named by user= (NSS; for "files" a stat of nsswitch.conf and an open, read
+// and close of /etc/passwd) and read the secret file once. The reference looks the account up
+// twice, so its variant has two lookups.
 void lookup_and_read(const std::string& file, int lookups) {
   for (int i = 0; i < lookups; ++i) {
     struct passwd pw {};
@@ -316,20 +292,26 @@ void lookup_and_read(const std::string& file, int lookups) {
   ::close(fd);
 }
 
-syscall_floor_samples measure_syscall_floor(const std::string& file, int blocks, int per_block) {
-  syscall_floor_samples out;
-  for (int i = 0; i < 100; ++i)  // warm-up
-    lookup_and_read(file, 1 + i % 2);
-  for (int b = 0; b < blocks; ++b) {
-    for (const int lookups : {1 + b % 2, 2 - b % 2}) {
-      for (int i = 0; i < per_block; ++i) {
-        const double t0 = now_us();
-        lookup_and_read(file, lookups);
-        (lookups == 1 ? out.one_lookup : out.two_lookups).push_back(now_us() - t0);
-      }
-    }
+// (b): the rewrite as the reference does it (temp file, write, fsync, rename) and ours (the
+// same, then fsync of the directory, so that the rename itself survives a crash). Run in the
+// benchmark's own directory, this is the ratio no implementation of "also fsync the
+// directory" can go below on this disk.
+void one_rewrite(const std::string& dir, bool sync_directory) {
+  const std::string target = dir + "/io-floor";
+  const std::string temp = target + "~tmp";
+  const std::string content = hotp_file();
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    die("io floor: cannot create " + temp + ": " + std::strerror(errno));
+  if (::write(fd, content.data(), content.size()) != static_cast<ssize_t>(content.size()) ||
+      ::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(temp.c_str(), target.c_str()) != 0)
+    die("io floor: rewrite failed: " + std::string(std::strerror(errno)));
+  if (sync_directory) {
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || ::fsync(dfd) != 0)
+      die("io floor: directory fsync failed: " + std::string(std::strerror(errno)));
+    ::close(dfd);
   }
-  return out;
 }
 
 // --- parallel scenarios ------------------------------------------------------------------
@@ -675,10 +657,12 @@ int main(int argc, char** argv) {
 
   // The system-call floor of (a), on the (a) file, and the I/O floor of (b), in the same
   // directory as the secret files.
-  const syscall_floor_samples syscall_floor =
-      measure_syscall_floor(cases[1].files[0], blocks, block_a);
-  std::fprintf(stderr, "pam_bench: I/O floor of (b)...\n");
-  const io_floor_samples io_floor = measure_io_floor(root, blocks, block_b * 2);
+  std::fprintf(stderr, "pam_bench: floors of (a) and (b)...\n");
+  const floor_samples syscall_floor = measure_floor(blocks, block_a, 100, [&](bool ours_variant) {
+    lookup_and_read(cases[1].files[0], ours_variant ? 1 : 2);
+  });
+  const floor_samples io_floor = measure_floor(
+      blocks, block_b * 2, 10, [&](bool ours_variant) { one_rewrite(root, ours_variant); });
 
   // --- parallel scenarios ---------------------------------------------------------------
   std::vector<std::string> distinct_users, shared_users;
@@ -808,24 +792,17 @@ int main(int argc, char** argv) {
               fmt_ratio(ratio).c_str(), ("<= " + fmt_ratio(targets[i]) + " module cost").c_str(),
               pass ? "PASS" : "MISS");
   }
-  {
-    // Not a target: the system-call floor behind (a), see measure_syscall_floor.
-    const double o = percentile(syscall_floor.one_lookup, 0.5);
-    const double r = percentile(syscall_floor.two_lookups, 0.5);
-    print_row("(a) floor: account lookup(s) + file read (p50, p90)",
-              (fmt_us(o) + ", " + fmt_us(percentile(syscall_floor.one_lookup, 0.9))).c_str(),
-              (fmt_us(r) + ", " + fmt_us(percentile(syscall_floor.two_lookups, 0.9))).c_str(),
-              fmt_ratio(o / r).c_str(), "(1 vs 2 lookups)", "info");
-  }
-  {
-    // Not a target: the physical floor behind (b), see measure_io_floor.
-    const double o = percentile(io_floor.ours, 0.5);
-    const double r = percentile(io_floor.reference, 0.5);
-    print_row("(b) I/O floor: bare syscalls, no module (p50, p90)",
-              (fmt_us(o) + ", " + fmt_us(percentile(io_floor.ours, 0.9))).c_str(),
-              (fmt_us(r) + ", " + fmt_us(percentile(io_floor.reference, 0.9))).c_str(),
-              fmt_ratio(o / r).c_str(), "(+ dir fsync)", "info");
-  }
+  // Not targets: the floors behind (a) and (b), see measure_floor.
+  auto floor_row = [&](const char* label, const floor_samples& f, const char* note) {
+    const double o = percentile(f.ours, 0.5);
+    const double r = percentile(f.reference, 0.5);
+    print_row(label, (fmt_us(o) + ", " + fmt_us(percentile(f.ours, 0.9))).c_str(),
+              (fmt_us(r) + ", " + fmt_us(percentile(f.reference, 0.9))).c_str(),
+              fmt_ratio(o / r).c_str(), note, "info");
+  };
+  floor_row("(a) floor: account lookup(s) + file read (p50, p90)", syscall_floor,
+            "(1 vs 2 lookups)");
+  floor_row("(b) I/O floor: bare syscalls, no module (p50, p90)", io_floor, "(+ dir fsync)");
   for (auto& c : pcases) {
     const double o = percentile(c.rates[0], 0.5);
     const double r = percentile(c.rates[1], 0.5);

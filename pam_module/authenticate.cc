@@ -466,8 +466,7 @@ verdict authentication::transaction_verify(const std::vector<code_source>& sourc
       // decision; a session remembers failed HOTP candidates, so it is not used twice.
       std::optional<totp::verification_session> prepared = std::move(snapshot_session_);
       snapshot_session_.reset();
-      evaluation e =
-          evaluate(*copy, sources, last_round, now, prepared ? &*prepared : nullptr);
+      evaluation e = evaluate(*copy, sources, last_round, now, prepared ? &*prepared : nullptr);
       if ((e.pending || !copy->modified()) && snapshot_is_current()) {
         if (last_round)
           snapshot_file_.reset();

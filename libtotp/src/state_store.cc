@@ -861,12 +861,11 @@ bool locked_file::still_current() const noexcept {
   }
   // Writing, chmod, chown, link and unlink all move ctime; a rename over the path unlinks
   // this inode (link count 0, ctime moved).
-  const bool same = now.st_ino == then.st_ino && now.st_dev == then.st_dev &&
-                    now.st_size == then.st_size && now.st_nlink != 0 &&
-                    now.st_nlink == then.st_nlink && now.st_mtim.tv_sec == then.st_mtim.tv_sec &&
-                    now.st_mtim.tv_nsec == then.st_mtim.tv_nsec &&
-                    now.st_ctim.tv_sec == then.st_ctim.tv_sec &&
-                    now.st_ctim.tv_nsec == then.st_ctim.tv_nsec;
+  const bool same =
+      now.st_ino == then.st_ino && now.st_dev == then.st_dev && now.st_size == then.st_size &&
+      now.st_nlink != 0 && now.st_nlink == then.st_nlink &&
+      now.st_mtim.tv_sec == then.st_mtim.tv_sec && now.st_mtim.tv_nsec == then.st_mtim.tv_nsec &&
+      now.st_ctim.tv_sec == then.st_ctim.tv_sec && now.st_ctim.tv_nsec == then.st_ctim.tv_nsec;
   if (!same) {
     return false;
   }

@@ -63,8 +63,8 @@ class verification_session {
   // `code` typed with `code_length` digits (6..8). Order: scratch codes (only 8-digit
   // candidates in [10^7, 10^8)) -> HOTP when HOTP_COUNTER >= 1 -> TOTP when `" TOTP_AUTH`;
   // candidates >= 10^digits skip HOTP/TOTP. TOTP: window around step+TIME_SKEW, in increasing
-  // order up to the first match; DISALLOW_REUSE checked and updated (resync codes recorded too); skew search
-  // over +-1499 steps (always 3000 codes) unless disabled. HOTP: counters c..c+w-1.
+  // order up to the first match; DISALLOW_REUSE checked and updated (resync codes recorded too);
+  // skew search over +-1499 steps (always 3000 codes) unless disabled. HOTP: counters c..c+w-1.
   check_result try_code(secret_file& file, std::uint32_t code, int code_length);
 
   // HOTP only: after a session in which a well-formed candidate failed, advance the counter
