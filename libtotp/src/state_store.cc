@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "fs_util.h"
+#include "totp/random.h"
 
 namespace totp {
 namespace {
@@ -218,6 +219,51 @@ result<fs::unique_fd> make_temp_file(const std::string& target, std::string& tmp
   }
   tmp_path.assign(name.data());
   return fd;
+}
+
+// The new version as an unnamed file in the target's directory (O_TMPFILE, mode 0600). Until
+// it is complete and on disk it has no name, so a writer killed before then leaves nothing
+// behind, and on a file system without a journal its fsync does not have to write the
+// directory too (that happens once, after the rename). An invalid descriptor with an ok
+// status means the file system cannot do this (FUSE, old kernels): use make_temp_file.
+result<fs::unique_fd> make_unnamed_temp(const std::string& target) {
+  const std::string dir = fs::directory_of(target);
+  fs::unique_fd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (!fd) {
+    const int err = errno;
+    if (err == EOPNOTSUPP || err == EISDIR || err == EINVAL) {
+      return fs::unique_fd();
+    }
+    return io_error("open", dir + " (O_TMPFILE)", err);
+  }
+  return fd;
+}
+
+// Gives the unnamed file behind `fd` the name `<target>~XXXXXX` (random; linkat fails with
+// EEXIST rather than replace anything). Linking a descriptor needs its /proc/self/fd path:
+// the alternative, AT_EMPTY_PATH, needs CAP_DAC_READ_SEARCH, which a switched fsuid drops.
+// Without /proc: io with ENOENT.
+result<std::string> link_unnamed_temp(int fd, const std::string& target) {
+  static constexpr std::string_view alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  const std::string proc_path = "/proc/self/fd/" + std::to_string(fd);
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    auto noise = random_bytes(6);
+    if (!noise) {
+      return std::move(noise).error();
+    }
+    std::string name = target + "~";
+    for (const std::uint8_t byte : noise->span()) {
+      name.push_back(alphabet[byte % alphabet.size()]);
+    }
+    if (::linkat(AT_FDCWD, proc_path.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      return name;
+    }
+    if (errno != EEXIST) {
+      return io_error("linkat", target + "~XXXXXX", errno);
+    }
+  }
+  return io_error("linkat", target + "~XXXXXX", EEXIST);
 }
 
 // ---- Proxmox VE cluster file system (pmxcfs) --------------------------------------------
@@ -917,23 +963,50 @@ void remove_stale_temp_files(const std::string& resolved, uid_t owner) noexcept 
 }
 
 status commit_locked(file_state& state, std::span<const std::uint8_t> new_content) {
-  std::string tmp_path;
-  auto created = make_temp_file(state.resolved, tmp_path);
-  if (!created) {
-    return std::move(created).error();
-  }
-  fs::unique_fd fd = std::move(created).value();
-  temp_file_guard guard(tmp_path);
-
   // Allocate the new in-memory copy first, so nothing can fail after the rename except
   // the directory sync.
   secret_bytes copy(new_content.data(), new_content.size());
 
+  // The new version, complete and fsynced, under a temp name `<target>~XXXXXX`; `keep` is a
+  // descriptor on it. Unnamed until then where the file system allows (not on pmxcfs).
+  std::string tmp_path;
   fs::unique_fd keep;
-  if (auto filled = fill_temp_file(fd, tmp_path, new_content, state.st.st_uid, state.st.st_gid,
-                                   state.st.st_mode, &keep);
-      !filled) {
-    return filled;
+  std::optional<temp_file_guard> guard;
+  if (!state.cluster) {
+    auto unnamed = make_unnamed_temp(state.resolved);
+    if (!unnamed) {
+      return std::move(unnamed).error();
+    }
+    if (fs::unique_fd fd = std::move(unnamed).value()) {
+      const std::string display = fs::directory_of(state.resolved) + " (O_TMPFILE)";
+      if (auto filled = fill_temp_file(fd, display, new_content, state.st.st_uid,
+                                       state.st.st_gid, state.st.st_mode, &keep);
+          !filled) {
+        return filled;  // nothing to clean up: the file had no name
+      }
+      auto linked = link_unnamed_temp(keep.get(), state.resolved);
+      if (linked) {
+        tmp_path = std::move(linked).value();
+        guard.emplace(tmp_path);
+      } else if (linked.error().sys_errno == ENOENT) {
+        keep.reset();  // no /proc to link it by: write a named temp file instead
+      } else {
+        return std::move(linked).error();
+      }
+    }
+  }
+  if (!guard) {
+    auto created = make_temp_file(state.resolved, tmp_path);
+    if (!created) {
+      return std::move(created).error();
+    }
+    fs::unique_fd fd = std::move(created).value();
+    guard.emplace(tmp_path);
+    if (auto filled = fill_temp_file(fd, tmp_path, new_content, state.st.st_uid,
+                                     state.st.st_gid, state.st.st_mode, &keep);
+        !filled) {
+      return filled;
+    }
   }
   if (!state.lock_fd) {
     // The lock lives on the secret inode itself; take it on the new inode before it
@@ -964,7 +1037,7 @@ status commit_locked(file_state& state, std::span<const std::uint8_t> new_conten
   if (::rename(tmp_path.c_str(), state.resolved.c_str()) != 0) {
     return io_error("rename", tmp_path, errno);
   }
-  guard.disarm();
+  guard->disarm();
   state.file_fd = std::move(keep);
   state.st = new_st;
   state.content = std::move(copy);

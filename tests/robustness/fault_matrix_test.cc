@@ -62,7 +62,7 @@ struct site_info {
   call_site site;
   kind what = kind::secret;
   int transaction = 0;        // 1 or 2
-  bool in_commit = false;     // between mkstemp and the end of the transaction
+  bool in_commit = false;     // from the temp file's creation to the end of the transaction
   bool after_rename = false;  // the new file is already in place
   bool best_effort = false;   // a call whose failure the code ignores on purpose
 };
@@ -88,7 +88,9 @@ kind kind_of(const std::string& path, const std::string& home) {
   if (path.size() > 5 && path.compare(path.size() - 5, 5, ".lock") == 0) {
     return kind::lock;
   }
-  if (path.find('~') != std::string::npos) {
+  // A named temp file `<secret>~XXXXXX`, or the unnamed one (O_TMPFILE), which
+  // /proc/self/fd shows as "<dir>/#<inode> (deleted)" until it is linked.
+  if (path.find('~') != std::string::npos || path.find("/#") != std::string::npos) {
     return kind::temp;
   }
   if (path.find("(deleted)") != std::string::npos) {
@@ -125,7 +127,9 @@ std::vector<site_info> annotate(const std::vector<call_site>& sites, const std::
     if (s.family == "stat" && info.what == kind::secret && !in_commit) {
       ++transaction;
     }
-    if (s.family == "mkstemp") {
+    // A commit starts with its temp file: mkostemp, or the O_TMPFILE open of the directory
+    // (the only open of the directory before the rename).
+    if (s.family == "mkstemp" || (s.family == "open" && info.what == kind::dir && !after_rename)) {
       in_commit = true;
     }
     info.transaction = transaction;
@@ -192,7 +196,7 @@ prediction predict(const site_info& s, int err, bool readonly) {
         {"mkstemp", "mkostemp(\""}, {"write", "write(\""},   {"fstat", "fstat(\""},
         {"fchmod", "fchmod(\""},    {"fchown", "fchown(\""}, {"fsync", "fsync(\""},
         {"fcntl", "fcntl(\""},      {"close", "close(\""},   {"rename", "rename(\""},
-        {"stat", "stat(\""}};
+        {"stat", "stat(\""},        {"open", "open(\""},     {"linkat", "linkat(\""}};
     auto it = call.find(f);
     p.step = it == call.end() ? f + "(\"" : it->second;
     if (stat_in_commit_gap(s)) {
@@ -270,7 +274,8 @@ class fault_matrix : public testing::Test {
                                                                       {"flock", kind::lock},
                                                                       {"open", kind::secret},
                                                                       {"read", kind::secret},
-                                                                      {"mkstemp", kind::temp},
+                                                                      {"open", kind::dir},
+                                                                      {"linkat", kind::temp},
                                                                       {"write", kind::temp},
                                                                       {"fsync", kind::temp},
                                                                       {"rename", kind::temp},

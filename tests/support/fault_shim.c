@@ -20,6 +20,7 @@
 //   open     open open64 __open_2 __open64_2 openat openat64 __openat_2 __openat64_2
 //   read     read __read_chk          write    write
 //   fsync    fsync fdatasync          rename   rename renameat renameat2
+//   linkat   linkat (by the new name: the commit links its unnamed temp file)
 //   flock    flock                    fcntl    fcntl fcntl64
 //   mkstemp  mkstemp mkstemp64 mkostemp mkostemp64 mkstemps mkostemps
 //   fchmod   fchmod                   fchown   fchown
@@ -57,12 +58,13 @@ enum family {
   F_STAT,
   F_CLOSE,
   F_UNLINK,
+  F_LINKAT,
   F_COUNT
 };
 
 static const char* const family_names[F_COUNT] = {"open",  "read",  "write",   "fsync",  "rename",
                                                   "flock", "fcntl", "mkstemp", "fchmod", "fchown",
-                                                  "fstat", "stat",  "close",   "unlink"};
+                                                  "fstat", "stat",  "close",   "unlink", "linkat"};
 
 #define MAX_RULES 8
 #define ACTION_PAUSE (-1)
@@ -388,6 +390,16 @@ SHIM_EXPORT int fdatasync(int fd) {
     FAIL_WITH(err);
   REAL(fdatasync, int (*)(int));
   return real_fdatasync(fd);
+}
+
+// ---- linkat -------------------------------------------------------------------------------
+
+SHIM_EXPORT int linkat(int fromdir, const char* from, int todir, const char* to, int flags) {
+  int err = decide(F_LINKAT, to);
+  if (err)
+    FAIL_WITH(err);
+  REAL(linkat, int (*)(int, const char*, int, const char*, int));
+  return real_linkat(fromdir, from, todir, to, flags);
 }
 
 // ---- rename -------------------------------------------------------------------------------

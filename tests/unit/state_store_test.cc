@@ -70,6 +70,11 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+// How errors name the new version while it is an unnamed (O_TMPFILE) file in `dir`.
+std::string unnamed_temp(const std::string& dir) {
+  return dir + " (O_TMPFILE)";
+}
+
 std::vector<std::string> list_dir(const std::string& dir) {
   std::vector<std::string> names;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
@@ -615,7 +620,8 @@ TEST_F(StateStore, CommitRefusesToChangeOwnershipSilently) {
     }
     auto committed = f->commit(bytes("NEW\n"));
     if (committed || committed.error().sys_errno != EPERM ||
-        committed.error().message.rfind("fchown(\"" + file_ + "~", 0) != 0) {
+        committed.error().message.rfind("fchown(\"" + unnamed_temp(dir_.path()) + "\")", 0) !=
+            0) {
       std::fprintf(stderr, "%s\n", committed ? "ok" : committed.error().message.c_str());
       return 4;
     }
@@ -681,7 +687,7 @@ TEST_F(StateStore, CommitFailsInReadOnlyDirectory) {
     }
     const auto& e = committed.error();
     if (e.code != error_code::io || e.sys_errno != EACCES ||
-        e.message != "mkostemp(\"" + path + "~XXXXXX\"): Permission denied") {
+        e.message != "open(\"" + unnamed_temp(sub) + "\"): Permission denied") {
       std::fprintf(stderr, "commit: %s\n", e.message.c_str());
       return 5;
     }
@@ -732,7 +738,7 @@ TEST_F(StateStore, CommitFailsOnFullFilesystem) {
     }
     const auto& e = committed.error();
     if (e.code != error_code::io || e.sys_errno != ENOSPC ||
-        e.message.rfind("write(\"" + path + "~", 0) != 0 ||
+        e.message.rfind("write(\"" + unnamed_temp(mnt) + "\")", 0) != 0 ||
         e.message.find("\"): No space left on device") == std::string::npos) {
       std::fprintf(stderr, "commit: %s\n", e.message.c_str());
       return 5;
@@ -749,6 +755,43 @@ TEST_F(StateStore, CommitFailsOnFullFilesystem) {
     GTEST_SKIP() << "cannot create a private mount namespace with a tmpfs here";
   }
   EXPECT_EQ(rc, 0);
+}
+
+TEST_F(StateStore, CommitWithoutProcFallsBackToANamedTempFile) {
+  // The unnamed temp file is linked through /proc/self/fd; with no /proc (a bare chroot, say)
+  // the commit must still work, through mkostemp, and leave nothing behind.
+  SKIP_UNLESS_ROOT();
+  write_file(file_, "OLD\n");
+  int rc = run_child([&] {
+    if (::unshare(CLONE_NEWNS) != 0) {
+      std::fprintf(stderr, "unshare: %s\n", std::strerror(errno));
+      return 77;
+    }
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount("tmpfs", "/proc", "tmpfs", 0, "size=16k,mode=0755") != 0) {
+      std::fprintf(stderr, "mount: %s\n", std::strerror(errno));
+      return 77;
+    }
+    if (::access("/proc/self/fd", F_OK) == 0) {
+      return 2;  // /proc is still there: the test would prove nothing
+    }
+    auto f = locked_file::open(file_, default_policy());
+    if (!f) {
+      std::fprintf(stderr, "open: %s\n", f.error().message.c_str());
+      return 3;
+    }
+    if (auto committed = f->commit(bytes("NEW\n")); !committed) {
+      std::fprintf(stderr, "commit: %s\n", committed.error().message.c_str());
+      return 4;
+    }
+    return 0;
+  });
+  if (rc == 77) {
+    GTEST_SKIP() << "cannot create a private mount namespace here";
+  }
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(read_file(file_), "NEW\n");
+  EXPECT_TRUE(temp_files(dir_.path()).empty());
 }
 
 TEST_F(StateStore, CommitFailsWhenRenameFails) {
