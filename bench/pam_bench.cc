@@ -292,21 +292,30 @@ void lookup_and_read(const std::string& file, int lookups) {
   ::close(fd);
 }
 
-// (b): the rewrite as the reference does it (temp file, write, fsync, rename) and ours (the
-// same, then fsync of the directory, so that the rename itself survives a crash). Run in the
-// benchmark's own directory, this is the ratio no implementation of "also fsync the
-// directory" can go below on this disk.
-void one_rewrite(const std::string& dir, bool sync_directory) {
+// (b): the rewrite as the reference does it (named temp file, write, fsync, rename) and as
+// ours does it (unnamed O_TMPFILE file, write, fsync, link to a temp name, rename, then fsync
+// of the directory, so that the rename itself survives a crash). Run in the benchmark's own
+// directory, this is the ratio no implementation of "also fsync the directory" can go below
+// on this disk.
+void one_rewrite(const std::string& dir, bool ours_variant) {
   const std::string target = dir + "/io-floor";
   const std::string temp = target + "~tmp";
   const std::string content = hotp_file();
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const int fd = ours_variant ? ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600)
+                              : ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0)
-    die("io floor: cannot create " + temp + ": " + std::strerror(errno));
+    die("io floor: cannot create the temp file in " + dir + ": " + std::strerror(errno));
   if (::write(fd, content.data(), content.size()) != static_cast<ssize_t>(content.size()) ||
-      ::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(temp.c_str(), target.c_str()) != 0)
-    die("io floor: rewrite failed: " + std::string(std::strerror(errno)));
-  if (sync_directory) {
+      ::fsync(fd) != 0)
+    die("io floor: write/fsync failed: " + std::string(std::strerror(errno)));
+  if (ours_variant) {
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+    if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, temp.c_str(), AT_SYMLINK_FOLLOW) != 0)
+      die("io floor: linkat failed: " + std::string(std::strerror(errno)));
+  }
+  if (::close(fd) != 0 || ::rename(temp.c_str(), target.c_str()) != 0)
+    die("io floor: rename failed: " + std::string(std::strerror(errno)));
+  if (ours_variant) {
     const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || ::fsync(dfd) != 0)
       die("io floor: directory fsync failed: " + std::string(std::strerror(errno)));

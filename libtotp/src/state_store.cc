@@ -979,8 +979,8 @@ status commit_locked(file_state& state, std::span<const std::uint8_t> new_conten
     }
     if (fs::unique_fd fd = std::move(unnamed).value()) {
       const std::string display = fs::directory_of(state.resolved) + " (O_TMPFILE)";
-      if (auto filled = fill_temp_file(fd, display, new_content, state.st.st_uid,
-                                       state.st.st_gid, state.st.st_mode, &keep);
+      if (auto filled = fill_temp_file(fd, display, new_content, state.st.st_uid, state.st.st_gid,
+                                       state.st.st_mode, &keep);
           !filled) {
         return filled;  // nothing to clean up: the file had no name
       }
@@ -1002,8 +1002,8 @@ status commit_locked(file_state& state, std::span<const std::uint8_t> new_conten
     }
     fs::unique_fd fd = std::move(created).value();
     guard.emplace(tmp_path);
-    if (auto filled = fill_temp_file(fd, tmp_path, new_content, state.st.st_uid,
-                                     state.st.st_gid, state.st.st_mode, &keep);
+    if (auto filled = fill_temp_file(fd, tmp_path, new_content, state.st.st_uid, state.st.st_gid,
+                                     state.st.st_mode, &keep);
         !filled) {
       return filled;
     }

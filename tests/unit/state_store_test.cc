@@ -620,8 +620,7 @@ TEST_F(StateStore, CommitRefusesToChangeOwnershipSilently) {
     }
     auto committed = f->commit(bytes("NEW\n"));
     if (committed || committed.error().sys_errno != EPERM ||
-        committed.error().message.rfind("fchown(\"" + unnamed_temp(dir_.path()) + "\")", 0) !=
-            0) {
+        committed.error().message.rfind("fchown(\"" + unnamed_temp(dir_.path()) + "\")", 0) != 0) {
       std::fprintf(stderr, "%s\n", committed ? "ok" : committed.error().message.c_str());
       return 4;
     }
