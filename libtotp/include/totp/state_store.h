@@ -8,11 +8,13 @@
 // signals). Symlinks: the path is resolved once; the final target is read, locked and
 // replaced atomically, so a symlink stays a symlink.
 //
-// Rewrites: unique temp file `<target>~XXXXXX` in the target's directory (O_EXCL, 0600),
-// complete write, fsync, owner/group/mode copied from the file it replaces (fchown/fchmod are
-// only called when the temp file differs, which pmxcfs needs: it refuses chmod with EPERM),
-// rename over the target, fsync of the directory. On any failure the temp file is removed
-// and the target is byte-identical. Secret files on a Proxmox VE cluster file system: see
+// Rewrites: a new file in the target's directory, unnamed (O_TMPFILE, 0600) where the file
+// system and /proc allow, else a unique `<target>~XXXXXX` (O_EXCL, 0600); complete write,
+// owner/group/mode copied from the file it replaces (fchown/fchmod are only called when the
+// new file differs, which pmxcfs needs: it refuses chmod with EPERM), fsync; an unnamed file
+// is then linked as `<target>~XXXXXX`; rename over the target, fsync of the directory. On any
+// failure the temp file is removed (an unnamed one vanishes by itself) and the target is
+// byte-identical. Secret files on a Proxmox VE cluster file system: see
 // cluster_store.
 #pragma once
 
