@@ -121,6 +121,44 @@ TEST_F(ours_files, Stale_temp_files_never_block_a_login) {
   EXPECT_EQ(w().read(path), S + "\n\" DISALLOW_REUSE 56666666\n\" TOTP_AUTH\n");
 }
 
+// A login that changes nothing decides on the copy read before the prompt; that decision
+// stands only if the file is still that version afterwards (pvetotp(5), LOCKING).
+TEST_F(ours_files, File_replaced_during_the_prompt_is_read_again) {
+  const auto& u = w().user("u1");
+  const auto path = w().write_secret(TOTP);
+  const std::string other_secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+  w().write_file(path + ".new", other_secret + "\n\" TOTP_AUTH\n", 0400, u.uid, u.gid);
+  run_options o;
+  o.answers = {totp(T)};  // right for the secret that was there when the prompt went out
+  o.time = T;
+  o.replace_on_prompt = {path + ".new", path};
+  auto r = w().run(o);
+  EXPECT_NE(r.out.find("REPLACED 0"), std::string::npos) << r.dump();
+  EXPECT_EQ(r.code, 7) << "decided on the new secret, which the code does not match\n" << r.dump();
+  EXPECT_TRUE(r.logged("Invalid verification code for u1")) << r.dump();
+
+  // The same bytes under a new inode: read again, and the code is accepted.
+  w().write_secret(TOTP);
+  w().write_file(path + ".new", TOTP, 0400, u.uid, u.gid);
+  o.replace_on_prompt = {path + ".new", path};
+  r = w().run(o);
+  EXPECT_NE(r.out.find("REPLACED 0"), std::string::npos) << r.dump();
+  EXPECT_EQ(r.code, 0) << r.dump();
+  EXPECT_EQ(w().read(path), TOTP);
+}
+
+TEST_F(ours_files, Rewrite_leaves_only_the_secret_and_its_lock) {
+  // The new version is written unnamed (O_TMPFILE) and renamed into place: after HOTP,
+  // scratch and DISALLOW_REUSE writes the directory holds nothing else.
+  const auto path = w().write_secret(S + "\n\" HOTP_COUNTER 1\n12345678\n");
+  EXPECT_EQ(auth(hotp(1), T).code, 0);
+  EXPECT_EQ(auth("12345678", T).code, 0);
+  EXPECT_EQ(w().read(path), S + "\n\" HOTP_COUNTER 2\n");
+  w().write_secret(REUSE);
+  EXPECT_EQ(auth(totp(T), T).code, 0);
+  EXPECT_TRUE(w().leftovers(w().user("u1").home, {".google_authenticator"}).empty());
+}
+
 // ---- M: write failures -----------------------------------------------------------------------
 
 TEST_P(files, M1_M2_M3_unwritable_directory) {

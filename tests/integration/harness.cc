@@ -458,6 +458,10 @@ pending_run world::start(const run_options& o) const {
   if (!o.barrier.empty()) {
     argv.insert(argv.end(), {"--barrier", o.barrier});
   }
+  if (o.replace_on_prompt) {
+    argv.insert(argv.end(),
+                {"--replace-on-prompt", o.replace_on_prompt->first, o.replace_on_prompt->second});
+  }
 
   std::vector<std::string> env = {
       "PATH=/usr/sbin:/usr/bin:/sbin:/bin",

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -79,6 +80,8 @@ struct run_options {
   int repeat = 1;
   std::optional<long long> time;  // pinned epoch; unset = real clock
   std::string barrier;            // see pvetotp-pamclient --barrier
+  // rename(first, second) at the first prompt (pvetotp-pamclient --replace-on-prompt).
+  std::optional<std::pair<std::string, std::string>> replace_on_prompt;
 };
 
 struct user_info {

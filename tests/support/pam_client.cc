@@ -15,6 +15,7 @@
 #include <security/pam_appl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -38,11 +39,14 @@ struct client_options {
   std::string password;
   int repeat = 1;
   std::string barrier;  // wait until this path exists before authenticating
+  // rename(first, second) when the first prompt arrives: a file replaced while the user types.
+  std::string replace_from, replace_to;
 };
 
 struct conv_state {
   const client_options* options = nullptr;
   size_t next_answer = 0;
+  bool replaced = false;
 };
 
 const char* style_name(int style) {
@@ -152,6 +156,13 @@ int conversation(int num_msg, const pam_message** msg, pam_response** resp, void
       continue;
     }
     if (m->msg_style == PAM_PROMPT_ECHO_OFF || m->msg_style == PAM_PROMPT_ECHO_ON) {
+      if (!state->replaced && !state->options->replace_from.empty()) {
+        state->replaced = true;
+        const int renamed =
+            std::rename(state->options->replace_from.c_str(), state->options->replace_to.c_str());
+        std::printf("REPLACED %d\n", renamed == 0 ? 0 : errno);
+        std::fflush(stdout);
+      }
       if (state->next_answer >= state->options->answers.size()) {
         std::printf("CONV_ERR no answer left\n");
         std::fflush(stdout);
@@ -170,7 +181,7 @@ int conversation(int num_msg, const pam_message** msg, pam_response** resp, void
                "pvetotp-pamclient: %s\n"
                "usage: pvetotp-pamclient --confdir DIR --service NAME --user NAME [--rhost HOST]\n"
                "       [--authtok TEXT] [--answer TEXT]... [--pve --password TEXT]\n"
-               "       [--repeat N] [--barrier PATH]\n",
+               "       [--repeat N] [--barrier PATH] [--replace-on-prompt FROM TO]\n",
                why);
   std::exit(100);
 }
@@ -210,6 +221,9 @@ client_options parse(int argc, char** argv) {
       }
     } else if (arg == "--barrier") {
       o.barrier = value();
+    } else if (arg == "--replace-on-prompt") {
+      o.replace_from = value();
+      o.replace_to = value();
     } else {
       usage(("unknown argument " + arg).c_str());
     }
