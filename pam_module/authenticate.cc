@@ -134,13 +134,15 @@ class authentication {
     const totp::secret_bytes* input = nullptr;
     std::vector<std::pair<int, std::string>> lines;
   };
-  // `prepared`: a session already begun on this very state (else one is begun here).
+  // `session`: one already begun on this very state, or null to begin one here.
   evaluation evaluate(totp::secret_file& state, const std::vector<code_source>& sources,
                       bool last_round, std::uint64_t now,
-                      totp::verification_session* prepared = nullptr) const;
+                      totp::verification_session* session = nullptr) const;
   verdict conclude(const evaluation& e, bool written);
-  bool snapshot_is_current() const;
   totp::verify_options verify_policy() const;
+  // The log line for a snapshot whose verification session could not begin: the first part
+  // of the file at fault, in the reference's order (secret, DIGITS, ALGORITHM).
+  std::string unusable_secret_reason(const totp::error& begin_error) const;
   verdict transaction_verify(const std::vector<code_source>& sources, bool last_round);
   std::optional<totp::secret_bytes> prompt_for_code();
 
@@ -161,8 +163,8 @@ class authentication {
 
   // Results of the first transaction.
   std::optional<totp::secret_file> snapshot_;
-  // The unlocked read behind snapshot_, kept open so that snapshot_is_current() costs one
-  // fstat; empty when the snapshot came from a locked read (RATE_LIMIT).
+  // The unlocked read behind snapshot_, kept open so that checking it is still current
+  // costs one fstat; empty when the snapshot came from a locked read (RATE_LIMIT).
   std::optional<totp::locked_file> snapshot_file_;
   // Begun on snapshot_ when its secret was validated, for the optimistic decision.
   std::optional<totp::verification_session> snapshot_session_;
@@ -350,6 +352,19 @@ std::optional<totp::secret_bytes> authentication::prompt_for_code() {
   return answer;
 }
 
+std::string authentication::unusable_secret_reason(const totp::error& begin_error) const {
+  auto key = snapshot_->key();
+  if (!key)
+    return key.error().message;
+  if (key->empty())
+    return "Could not find a valid BASE32 encoded secret in " + in_quotes(*path_);
+  if (auto digits = snapshot_->digits(); !digits)
+    return digits.error().message;
+  if (auto algorithm = snapshot_->algorithm(); !algorithm)
+    return algorithm.error().message;
+  return begin_error.message;
+}
+
 totp::verify_options authentication::verify_policy() const {
   totp::verify_options policy;
   policy.skew_adjust = options_.skew_adjust;
@@ -360,19 +375,18 @@ totp::verify_options authentication::verify_policy() const {
 authentication::evaluation authentication::evaluate(totp::secret_file& state,
                                                     const std::vector<code_source>& sources,
                                                     bool last_round, std::uint64_t now,
-                                                    totp::verification_session* prepared) const {
+                                                    totp::verification_session* session) const {
   evaluation e;
   std::optional<totp::verification_session> begun;
-  if (prepared == nullptr) {
-    auto session = totp::verification_session::begin(state, now, verify_policy());
-    if (!session) {
-      e.lines.push_back({LOG_ERR, session.error().message});
+  if (session == nullptr) {
+    auto started = totp::verification_session::begin(state, now, verify_policy());
+    if (!started) {
+      e.lines.push_back({LOG_ERR, started.error().message});
       return e;
     }
-    begun = std::move(session).value();
-    prepared = &*begun;
+    begun = std::move(started).value();
+    session = &*begun;
   }
-  totp::verification_session* const session = prepared;
   session->set_now(now);
   bool stop = false;
   for (const code_source& source : sources) {
@@ -446,10 +460,6 @@ verdict authentication::conclude(const evaluation& e, bool written) {
   return verdict::rejected;
 }
 
-bool authentication::snapshot_is_current() const {
-  return snapshot_file_ && snapshot_file_->still_current();
-}
-
 verdict authentication::transaction_verify(const std::vector<code_source>& sources,
                                            bool last_round) {
   const std::uint64_t now = now_seconds();  // read after the prompt: the user took time
@@ -467,7 +477,7 @@ verdict authentication::transaction_verify(const std::vector<code_source>& sourc
       std::optional<totp::verification_session> prepared = std::move(snapshot_session_);
       snapshot_session_.reset();
       evaluation e = evaluate(*copy, sources, last_round, now, prepared ? &*prepared : nullptr);
-      if ((e.pending || !copy->modified()) && snapshot_is_current()) {
+      if ((e.pending || !copy->modified()) && snapshot_file_->still_current()) {
         if (last_round)
           snapshot_file_.reset();
         return conclude(e, false);
@@ -557,31 +567,15 @@ int authentication::decide() {
 
     if (snapshot_) {
       // Begin the verification session now: it validates the secret, DIGITS and ALGORITHM
-      // and keys HMAC once, and the decision after the prompt reuses it. Only when it fails
-      // are the parts looked at one by one, for the log line.
+      // and keys HMAC once, and the decision after the prompt reuses it.
       if (auto session = totp::verification_session::begin(*snapshot_, 0, verify_policy())) {
         code_digits_ = session->digits();
         usable_secret_ = true;
         if (snapshot_file_)
           snapshot_session_ = std::move(session).value();
         log_.debug([&] { return "shared secret in " + in_quotes(*path_) + " processed"; });
-      }
-    }
-    if (snapshot_ && !usable_secret_) {
-      auto key = snapshot_->key();
-      auto digits = snapshot_->digits();
-      auto algorithm = snapshot_->algorithm();
-      if (!key || key->empty()) {
-        log_.error(key ? "Could not find a valid BASE32 encoded secret in " + in_quotes(*path_)
-                       : key.error().message);
-      } else if (!digits) {
-        log_.error(digits.error().message);
-      } else if (!algorithm) {
-        log_.error(algorithm.error().message);
       } else {
-        usable_secret_ = true;
-        code_digits_ = *digits;
-        log_.debug([&] { return "shared secret in " + in_quotes(*path_) + " processed"; });
+        log_.error(unusable_secret_reason(session.error()));
       }
     }
     if (!usable_secret_)

@@ -221,6 +221,11 @@ result<fs::unique_fd> make_temp_file(const std::string& target, std::string& tmp
   return fd;
 }
 
+// How error messages name the unnamed temp file of `target`: its directory, marked.
+std::string unnamed_temp_name(const std::string& target) {
+  return fs::directory_of(target) + " (O_TMPFILE)";
+}
+
 // The new version as an unnamed file in the target's directory (O_TMPFILE, mode 0600). Until
 // it is complete and on disk it has no name, so a writer killed before then leaves nothing
 // behind, and on a file system without a journal its fsync does not have to write the
@@ -234,7 +239,7 @@ result<fs::unique_fd> make_unnamed_temp(const std::string& target) {
     if (err == EOPNOTSUPP || err == EISDIR || err == EINVAL) {
       return fs::unique_fd();
     }
-    return io_error("open", dir + " (O_TMPFILE)", err);
+    return io_error("open", unnamed_temp_name(target), err);
   }
   return fd;
 }
@@ -689,38 +694,20 @@ status check_and_read(file_state& state, const open_policy& policy, const std::s
   return {};
 }
 
-// A snapshot of a file outside the cluster store, in the fewest system calls: open the path
-// itself with O_NOFOLLOW (so no lstat first), fstat, read. The descriptor is kept, which
-// lets still_current() check the file with an fstat instead of a path walk. Returns false,
-// with nothing done, when the last component is a symbolic link: the caller then takes the
-// general path, which resolves it.
-result<bool> open_plain_snapshot(const std::string& path, const open_policy& policy,
-                                 file_state& state) {
-  fs::unique_fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+// A read-only snapshot of `state.resolved`: the same checks as a locked open, no lock;
+// commit() refuses to write it. The descriptor is kept, which lets still_current() check the
+// file with an fstat instead of a path walk.
+status read_snapshot(file_state& state, const open_policy& policy, const std::string& path) {
+  auto fd = open_secret(state.resolved, path, policy, state.st);
   if (!fd) {
-    const int err = errno;
-    if (err == ELOOP) {
-      return false;
-    }
-    if (err == ENOENT) {
-      return not_found_error(path);
-    }
-    return io_error("open", path, err);
+    return std::move(fd).error();
   }
-  if (::fstat(fd.get(), &state.st) != 0) {
-    return io_error("fstat", path, errno);
-  }
-  if (auto checked = check_stat(state.st, policy, path); !checked) {
-    return std::move(checked).error();
-  }
-  state.path = path;
-  state.resolved = path;
-  state.file_fd = std::move(fd);
+  state.file_fd = std::move(fd).value();
   if (auto read = check_and_read(state, policy, path); !read) {
-    return std::move(read).error();
+    return read;
   }
   state.snapshot_only = true;
-  return true;
+  return {};
 }
 
 status open_impl(const std::string& path, const open_policy& policy, file_state& state) {
@@ -728,14 +715,14 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
     return classified;
   }
   if (!policy.lock && !state.cluster) {
-    // Not in the store by its name. If the name is not a symbolic link either, the
-    // classification after resolving would see the same path and decide the same.
-    auto opened = open_plain_snapshot(path, policy, state);
-    if (!opened) {
-      return std::move(opened).error();
-    }
-    if (*opened) {
-      return {};
+    // Not in the store by its name: open the name itself (O_NOFOLLOW, so no lstat first).
+    // Unless it is a symbolic link (ELOOP), resolving would give the same path and the
+    // classification after it the same answer.
+    state.path = path;
+    state.resolved = path;
+    status read = read_snapshot(state, policy, path);
+    if (read || read.error().sys_errno != ELOOP) {
+      return read;
     }
   }
   auto resolved = resolve(path);
@@ -754,17 +741,7 @@ status open_impl(const std::string& path, const open_policy& policy, file_state&
   }
 
   if (!policy.lock) {
-    // A read-only snapshot: the same checks, no lock; commit() refuses to write it.
-    auto fd = open_secret(state.resolved, path, policy, state.st);
-    if (!fd) {
-      return std::move(fd).error();
-    }
-    state.file_fd = std::move(fd).value();
-    if (auto read = check_and_read(state, policy, path); !read) {
-      return read;
-    }
-    state.snapshot_only = true;
-    return {};
+    return read_snapshot(state, policy, path);
   }
 
   struct stat pre {};
@@ -978,9 +955,8 @@ status commit_locked(file_state& state, std::span<const std::uint8_t> new_conten
       return std::move(unnamed).error();
     }
     if (fs::unique_fd fd = std::move(unnamed).value()) {
-      const std::string display = fs::directory_of(state.resolved) + " (O_TMPFILE)";
-      if (auto filled = fill_temp_file(fd, display, new_content, state.st.st_uid, state.st.st_gid,
-                                       state.st.st_mode, &keep);
+      if (auto filled = fill_temp_file(fd, unnamed_temp_name(state.resolved), new_content,
+                                       state.st.st_uid, state.st.st_gid, state.st.st_mode, &keep);
           !filled) {
         return filled;  // nothing to clean up: the file had no name
       }
